@@ -1,0 +1,61 @@
+// The ONNX Runtime library and the process-wide ORT environment.
+//
+// ortnative does not link libonnxruntime: it opens it at run time, once per process,
+// and keeps it open until exit. Which library:
+//   - load_runtime({paths...}) with explicit candidates, tried in order; or
+//   - load_runtime() with none: $ORTNATIVE_ORT_LIBRARY if set (and only it), else the
+//     system's (libonnxruntime.so.1 / libonnxruntime.so through the dynamic loader's
+//     search path; libonnxruntime.dylib on macOS; onnxruntime.dll on Windows).
+// The Python package passes the library inside the installed `onnxruntime` (or
+// `onnxruntime-gpu`) wheel. The first successful load wins; later calls return it.
+// A session created before any load_runtime() call loads with the defaults.
+//
+// Loading fails three distinct ways, each a RuntimeLoadError naming the path(s) tried:
+// the file does not open, it has no OrtGetApiBase, or its API is older than
+// kMinOrtApiVersion (ONNX Runtime 1.21).
+//
+// The environment: one OrtEnv for the process, created on first use, with global
+// intra-op and inter-op thread pools that every session shares unless it asks for
+// threads of its own (SessionOptions::intra_op_threads/inter_op_threads > 0).
+// Their sizes come from set_global_thread_pools() if called before the first session,
+// else from $ORTNATIVE_INTRA_OP_THREADS / $ORTNATIVE_INTER_OP_THREADS, else ORT's
+// defaults (0: one intra-op thread per physical core).
+//
+// All functions here are thread-safe.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ortnative {
+
+constexpr int kMinOrtApiVersion = 21;
+
+struct RuntimeInfo {
+  std::string library_path;  // the path that loaded (as given to the loader)
+  std::string version;       // ORT's own version string, e.g. "1.32.0"
+  int api_version = 0;       // the OrtApi version ortnative uses (kMinOrtApiVersion)
+};
+
+// Loads libonnxruntime from the first candidate that works (see above) and returns
+// what loaded. Throws RuntimeLoadError listing every candidate and why it failed.
+// Once a library is loaded, returns it and ignores the candidates.
+const RuntimeInfo& load_runtime(const std::vector<std::string>& candidates = {});
+
+// True once load_runtime() has succeeded.
+bool runtime_loaded() noexcept;
+
+// Sets the sizes of the shared thread pools (0 = ORT's default). Only before the
+// environment exists; afterwards, throws InvalidArgumentError unless the sizes equal
+// the ones in use.
+void set_global_thread_pools(int intra_op_threads, int inter_op_threads);
+
+// The sizes requested for the shared pools (what set_global_thread_pools or the
+// environment variables gave; 0 = ORT's default).
+std::pair<int, int> global_thread_pools();
+
+// Names of the execution providers the loaded ORT offers (loads the runtime if needed).
+std::vector<std::string> available_providers();
+
+}  // namespace ortnative

@@ -1,0 +1,146 @@
+// A loaded model, ready to run.
+//
+// Ownership: Session is move-only and owns its ORT session. Values it returns own
+// their memory independently of it (dropping the Session does not invalidate them).
+//
+// Thread-safety: run() and every const accessor may be called from any number of
+// threads at once on one Session. This is safe because ORT's OrtApi::Run is
+// documented thread-safe for concurrent calls on one OrtSession, and run() keeps no
+// per-call state in the Session: each call builds its ORT values on its own stack.
+// close() may race with run(): it marks the session closed (later runs throw
+// SessionClosedError), waits for the runs already inside ORT to return, then releases
+// the ORT session. Moving or destroying a Session while another thread uses it is a
+// bug, as for any C++ object.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ortnative/dtype.hpp"
+#include "ortnative/error.hpp"
+#include "ortnative/value.hpp"
+
+namespace ortnative {
+
+enum class GraphOptimization : uint8_t { kDisable, kBasic, kExtended, kAll };
+enum class ExecutionMode : uint8_t { kSequential, kParallel };
+
+// An execution provider by ORT's name ("CPUExecutionProvider", "CUDAExecutionProvider",
+// ...) with provider options as key/value strings.
+struct Provider {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> options;
+};
+
+struct SessionOptions {
+  std::vector<Provider> providers;  // priority order; empty = CPU. Unavailable: error.
+  int intra_op_threads = 0;         // > 0: a pool of this size for this session only
+  int inter_op_threads = 0;         // > 0: likewise; both 0: the process-wide pools
+  GraphOptimization graph_optimization = GraphOptimization::kAll;
+  ExecutionMode execution_mode = ExecutionMode::kSequential;
+  // Free-form ORT session config entries (OrtApi::AddSessionConfigEntry).
+  std::vector<std::pair<std::string, std::string>> config;
+  std::string name;  // used in messages; default: the file name, or "<bytes>"
+};
+
+// What a model input or output is.
+struct ValueInfo {
+  enum class Kind : uint8_t { kTensor, kSequence, kOptional, kMap, kOther };
+  std::string name;
+  Kind kind = Kind::kTensor;
+  // For kOptional: what the optional holds (kTensor or kSequence).
+  Kind contained = Kind::kTensor;
+  // The tensor's element type (for sequences and optionals: of the tensors inside).
+  DType dtype = DType::kUndefined;
+  // Tensors: one entry per dimension, -1 where the model leaves it free. ORT reports
+  // a tensor of unknown rank like a scalar (no dims), so rank 0 is not enforced.
+  std::vector<int64_t> shape;
+  std::vector<std::string> dim_names;  // symbolic dimension names, "" where none
+};
+
+struct ModelMetadata {
+  std::string producer_name;
+  std::string graph_name;
+  std::string domain;
+  std::string description;
+  std::string graph_description;
+  int64_t version = 0;
+  std::vector<std::pair<std::string, std::string>> custom;
+};
+
+class Session {
+ public:
+  // Loads a model. Throws ModelLoadError (missing file, empty buffer, a model ORT
+  // rejects; ORT's message kept), InvalidArgumentError (bad options, unavailable
+  // provider) or RuntimeLoadError. DATA is read during the call only.
+  // Wraps OrtApi::CreateSession / CreateSessionFromArray.
+  static Session from_file(const std::string& path, const SessionOptions& options = {});
+  static Session from_bytes(const void* data, std::size_t size,
+                            const SessionOptions& options = {});
+
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  const std::string& name() const noexcept;
+  const std::vector<ValueInfo>& inputs() const noexcept;
+  const std::vector<ValueInfo>& outputs() const noexcept;
+  std::optional<std::size_t> find_input(std::string_view name) const noexcept;
+  std::optional<std::size_t> find_output(std::string_view name) const noexcept;
+  // As find_*, but throw InvalidInputError naming what the model has.
+  std::size_t input_index(std::string_view name) const;
+  std::size_t output_index(std::string_view name) const;
+  ModelMetadata metadata() const;  // OrtApi::SessionGetModelMetadata
+
+  // Runs the model.
+  //   inputs:       one view per model input, in model order. InputView::Kind::kNone
+  //                 leaves an optional input out; for any other input it is an error.
+  //   outputs:      indices into outputs() to compute, each at most once.
+  //   results:      receives one Value per entry of OUTPUTS (same order).
+  //   preallocated: empty, or one view per entry of OUTPUTS: where data is non-null,
+  //                 ORT writes that output into the caller's buffer (no copy) and the
+  //                 result Value wraps the same memory; where null, ORT allocates.
+  // Inputs are checked before ORT sees them (InvalidTypeError for a dtype,
+  // InvalidInputError for rank, fixed dimensions or a missing input); numeric tensors
+  // are not copied. Errors from ORT itself become InvalidInputError (ORT's
+  // INVALID_ARGUMENT) or OrtError, keeping ORT's text and naming the model and feeds.
+  // Wraps OrtApi::Run. Thread-safe (see top of file).
+  void run(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
+           std::span<Value> results, std::span<const TensorView> preallocated = {}) const;
+
+  // Convenience for hosts: feeds by name, all outputs (or the named ones), results in
+  // that order. Allocates; run() above does not beyond what ORT does.
+  std::vector<Value> run(
+      const std::vector<std::pair<std::string, TensorView>>& feeds,
+      const std::vector<std::string>& output_names = {}) const;
+
+  // The checks run() applies, callable up front (e.g. when a request is queued).
+  void check_input(std::size_t index, const InputView& view) const;
+  void check_output_buffer(std::size_t output_index, const TensorView& view) const;
+
+  // Marks the session closed, waits for runs in flight, releases the ORT session.
+  // Idempotent. Later run() calls throw SessionClosedError.
+  void close() noexcept;
+  bool closed() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Session(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Human-readable forms used in messages, shared so every layer words things alike:
+// a concrete shape as a Python tuple "(1, 3)", "(5,)", "()"; a model shape as
+// "[N, 3]" with "?" for a free dimension without a name.
+std::string format_shape(std::span<const int64_t> shape);
+std::string format_model_shape(const ValueInfo& info);
+
+}  // namespace ortnative

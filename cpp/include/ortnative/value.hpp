@@ -1,0 +1,117 @@
+// Tensors going into and coming out of a session.
+//
+// Ownership, once for the whole API:
+//   - TensorView and InputView are borrowed views: copyable, they free nothing, and
+//     the memory they point at must outlive every use of the view. Session::run wraps
+//     a view's buffer as an ORT tensor without copying it (strings excepted).
+//   - Value owns one ORT value (a tensor, a sequence of tensors, or nothing). It is
+//     move-only and releases the value when destroyed, unless release() handed it on.
+//     Data pointers taken from a Value are valid while the Value (or whoever took it
+//     with release()) lives.
+// None of these types is thread-safe to mutate; const use from many threads is fine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ortnative/dtype.hpp"
+
+struct OrtValue;  // ORT's opaque value type (onnxruntime_c_api.h); no ORT header needed
+
+namespace ortnative {
+
+// A dense, C-order tensor in caller memory.
+struct TensorView {
+  DType dtype = DType::kUndefined;
+  const int64_t* shape = nullptr;
+  std::size_t rank = 0;
+  // Numeric types: the element buffer (C order, no padding). kString: an array of
+  // element_count() std::string_view, copied into ORT's string tensor.
+  void* data = nullptr;
+
+  std::size_t element_count() const noexcept;
+  // element_count() * dtype_itemsize(dtype); 0 for strings.
+  std::size_t byte_size() const noexcept;
+};
+
+// One feed: a tensor, a sequence of tensors, or nothing (an optional input left out).
+struct InputView {
+  enum class Kind : uint8_t { kNone, kTensor, kSequence };
+  Kind kind = Kind::kNone;
+  TensorView tensor;                     // kTensor
+  const TensorView* elements = nullptr;  // kSequence: elements[0..count)
+  std::size_t count = 0;
+
+  static InputView of(const TensorView& t) noexcept {
+    InputView v;
+    v.kind = Kind::kTensor;
+    v.tensor = t;
+    return v;
+  }
+  static InputView sequence(const TensorView* elements, std::size_t count) noexcept {
+    InputView v;
+    v.kind = Kind::kSequence;
+    v.elements = elements;
+    v.count = count;
+    return v;
+  }
+};
+
+// An owned ORT value. Kind and, for tensors, dtype and shape are read once when the
+// Value is made, so the accessors below are plain loads.
+class Value {
+ public:
+  enum class Kind : uint8_t { kNone, kTensor, kSequence };
+
+  Value() noexcept = default;
+  // Adopts V (which may be null: an absent optional). Wraps OrtApi::GetValueType,
+  // GetTensorTypeAndShape, HasValue. Throws OrtError if ORT cannot describe it.
+  explicit Value(OrtValue* v);
+  Value(Value&& other) noexcept;
+  Value& operator=(Value&& other) noexcept;
+  Value(const Value&) = delete;
+  Value& operator=(const Value&) = delete;
+  ~Value();  // OrtApi::ReleaseValue
+
+  Kind kind() const noexcept { return kind_; }
+  DType dtype() const noexcept { return dtype_; }  // tensors; element type for sequences
+  std::span<const int64_t> shape() const noexcept {
+    return {rank_ <= kInlineRank ? inline_dims_ : heap_dims_.data(), rank_};
+  }
+  std::size_t element_count() const noexcept;
+  // Numeric tensors: the element buffer, owned by this Value. Null for strings, none,
+  // sequences and empty tensors.
+  void* data() const noexcept { return data_; }
+
+  // kString tensors: copies the elements out (OrtApi::GetStringTensorContent).
+  std::vector<std::string> strings() const;
+
+  // Sequences: the number of elements and an owned handle on element I
+  // (OrtApi::GetValueCount / GetValue; each call makes a new handle).
+  std::size_t sequence_length() const;
+  Value sequence_at(std::size_t i) const;
+
+  OrtValue* get() const noexcept { return value_; }
+  // Hands the OrtValue to the caller, who must release it (OrtApi::ReleaseValue);
+  // this Value becomes empty (kNone).
+  OrtValue* release() noexcept;
+
+ private:
+  static constexpr std::size_t kInlineRank = 8;
+  void reset() noexcept;
+  void describe();
+
+  OrtValue* value_ = nullptr;
+  void* data_ = nullptr;
+  Kind kind_ = Kind::kNone;
+  DType dtype_ = DType::kUndefined;
+  std::size_t rank_ = 0;
+  int64_t inline_dims_[kInlineRank] = {};
+  std::vector<int64_t> heap_dims_;  // used when rank_ > kInlineRank
+};
+
+}  // namespace ortnative
