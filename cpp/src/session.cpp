@@ -9,7 +9,7 @@
 
 #include "ort_api.hpp"
 #include "ortnative/runtime.hpp"
-#include "small_array.hpp"
+#include "ortnative/small_array.hpp"
 
 namespace ortnative {
 
@@ -102,6 +102,11 @@ struct Session::Impl {
   std::vector<ValueInfo> outputs;
   std::vector<const char*> input_names;   // point into inputs[i].name
   std::vector<const char*> output_names;  // point into outputs[i].name
+  // How each output's shape follows from the inputs (see planned_output_shape): one
+  // rule per dimension, a fixed size (>= 0) or -1 - (input * kMaxRank + dim).
+  std::vector<std::vector<int64_t>> plans;  // empty: not plannable
+  std::unique_ptr<std::atomic<bool>[]> plan_broken;  // set once a run proved a plan wrong
+  static constexpr int64_t kMaxRank = 1024;
   // Low 31 bits: runs inside ORT now; top bit: closed.
   mutable std::atomic<uint32_t> state{0};
   std::mutex close_mu;
@@ -115,6 +120,13 @@ struct Session::Impl {
   }
 
   void check_tensor(const ValueInfo& info, const TensorView& t, const char* role) const;
+  [[noreturn]] void fail_dtype(const ValueInfo& info, std::string_view given,
+                               const char* role) const {
+    fail(ErrorCode::kInvalidType,
+         std::string(role) + " '" + info.name + "' has dtype " + std::string(given) +
+             ", expected " + std::string(dtype_name(info.dtype)) + " (ortnative never casts: " +
+             cast_hint(info.dtype) + ")");
+  }
   OrtValue* make_tensor(const TensorView& t) const;
   [[noreturn]] void fail_run(OrtStatus* st, std::span<const InputView> inputs) const;
 };
@@ -143,12 +155,7 @@ class RunGuard {
 
 void Session::Impl::check_tensor(const ValueInfo& info, const TensorView& t,
                                  const char* role) const {
-  if (t.dtype != info.dtype) {
-    fail(ErrorCode::kInvalidType,
-         std::string(role) + " '" + info.name + "' has dtype " + std::string(dtype_name(t.dtype)) +
-             ", expected " + std::string(dtype_name(info.dtype)) + " (ortnative never casts: " +
-             cast_hint(info.dtype) + ")");
-  }
+  if (t.dtype != info.dtype) fail_dtype(info, dtype_name(t.dtype), role);
   if (info.shape.empty()) return;  // unknown rank (ORT reports it like a scalar)
   std::span<const int64_t> got(t.shape, t.rank);
   if (t.rank != info.shape.size()) {
@@ -406,6 +413,8 @@ std::unique_ptr<Session::Impl> make_impl(std::string name) {
   return impl;
 }
 
+void build_plans(Session::Impl& s);
+
 void read_metadata(const OrtApi& a, Session::Impl& s) {
   OrtAllocator* alloc = detail::default_allocator();
   for (int io = 0; io < 2; ++io) {
@@ -436,6 +445,47 @@ void read_metadata(const OrtApi& a, Session::Impl& s) {
   }
   for (const ValueInfo& v : s.inputs) s.input_names.push_back(v.name.c_str());
   for (const ValueInfo& v : s.outputs) s.output_names.push_back(v.name.c_str());
+  build_plans(s);
+}
+
+// For each output: can its shape be known before the run? Yes when every dimension
+// is fixed, or carries a name that a free dimension of a tensor input also carries.
+void build_plans(Session::Impl& s) {
+  s.plans.resize(s.outputs.size());
+  s.plan_broken = std::make_unique<std::atomic<bool>[]>(s.outputs.size());
+  for (std::size_t k = 0; k < s.outputs.size(); ++k) {
+    const ValueInfo& out = s.outputs[k];
+    // Rank 0 is how ORT reports an unknown rank too, so scalars are not planned.
+    if (out.kind != ValueInfo::Kind::kTensor || out.shape.empty() ||
+        dtype_itemsize(out.dtype) == 0) {
+      continue;
+    }
+    std::vector<int64_t> rule;
+    for (std::size_t d = 0; d < out.shape.size(); ++d) {
+      if (out.shape[d] >= 0) {
+        rule.push_back(out.shape[d]);
+        continue;
+      }
+      const std::string& name = out.dim_names[d];
+      int64_t source = 0;
+      for (std::size_t i = 0; i < s.inputs.size() && source == 0 && !name.empty(); ++i) {
+        const ValueInfo& in = s.inputs[i];
+        if (in.kind != ValueInfo::Kind::kTensor) continue;
+        for (std::size_t j = 0; j < in.shape.size() && j < Session::Impl::kMaxRank; ++j) {
+          if (in.shape[j] < 0 && in.dim_names[j] == name) {
+            source = -1 - static_cast<int64_t>(i * Session::Impl::kMaxRank + j);
+            break;
+          }
+        }
+      }
+      if (source == 0) {
+        rule.clear();
+        break;
+      }
+      rule.push_back(source);
+    }
+    s.plans[k] = std::move(rule);
+  }
 }
 
 }  // namespace
@@ -565,6 +615,30 @@ ModelMetadata Session::metadata() const {
   return out;
 }
 
+bool Session::planned_output_shape(std::size_t output, std::span<const InputView> inputs,
+                                   int64_t* dims) const {
+  const Impl& s = *impl_;
+  if (output >= s.plans.size() || s.plans[output].empty() ||
+      s.plan_broken[output].load(std::memory_order_relaxed)) {
+    return false;
+  }
+  const std::vector<int64_t>& rule = s.plans[output];
+  for (std::size_t d = 0; d < rule.size(); ++d) {
+    if (rule[d] >= 0) {
+      dims[d] = rule[d];
+      continue;
+    }
+    const auto code = static_cast<std::size_t>(-1 - rule[d]);
+    const std::size_t i = code / Impl::kMaxRank, j = code % Impl::kMaxRank;
+    if (i >= inputs.size() || inputs[i].kind != InputView::Kind::kTensor ||
+        inputs[i].tensor.rank <= j) {
+      return false;
+    }
+    dims[d] = inputs[i].tensor.shape[j];
+  }
+  return true;
+}
+
 void Session::check_input(std::size_t index, const InputView& view) const {
   const Impl& s = *impl_;
   const ValueInfo& info = s.inputs.at(index);
@@ -593,11 +667,7 @@ void Session::check_input(std::size_t index, const InputView& view) const {
       }
       for (std::size_t e = 0; e < view.count; ++e) {
         if (view.elements[e].dtype != info.dtype) {
-          s.fail(ErrorCode::kInvalidType,
-                 "input '" + info.name + "' element " + std::to_string(e) + " has dtype " +
-                     std::string(dtype_name(view.elements[e].dtype)) + ", expected " +
-                     std::string(dtype_name(info.dtype)) + " (ortnative never casts: " +
-                     cast_hint(info.dtype) + ")");
+          s.fail_dtype(info, dtype_name(view.elements[e].dtype), "element of input");
         }
       }
       return;
@@ -615,25 +685,35 @@ void Session::check_output_buffer(std::size_t output_index, const TensorView& vi
   s.check_tensor(info, view, "out array for output");
 }
 
+void Session::fail_input_dtype(std::size_t index, std::string_view given) const {
+  impl_->fail_dtype(impl_->inputs.at(index), given, "input");
+}
+
+void Session::fail_output_dtype(std::size_t output_index, std::string_view given) const {
+  impl_->fail_dtype(impl_->outputs.at(output_index), given, "out array for output");
+}
+
+void Session::fail(ErrorCode code, const std::string& what) const { impl_->fail(code, what); }
+
 void Session::run(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
-                  std::span<Value> results, std::span<const TensorView> preallocated) const {
+                  std::span<Value> results, std::span<const OutputBuffer> buffers) const {
   const Impl& s = *impl_;
   const std::size_t n_in = s.inputs.size();
   const std::size_t n_out = outputs.size();
   if (inputs.size() != n_in || results.size() != n_out ||
-      (!preallocated.empty() && preallocated.size() != n_out)) {
+      (!buffers.empty() && buffers.size() != n_out)) {
     s.fail(ErrorCode::kInvalidArgument,
            "Session::run: " + std::to_string(inputs.size()) + " inputs for " +
                std::to_string(n_in) + ", " + std::to_string(results.size()) + " results for " +
-               std::to_string(n_out) + " outputs, " + std::to_string(preallocated.size()) +
-               " preallocated");
+               std::to_string(n_out) + " outputs, " + std::to_string(buffers.size()) +
+               " output buffers");
   }
   RunGuard guard(s);
   const OrtApi& a = loaded_api();
 
   detail::SmallArray<OrtValue*, 16> in_values(n_in, nullptr);
   ValueReleaser<16> release_inputs{in_values};
-  detail::SmallArray<const char*, 16> in_names(0, nullptr);
+  detail::SmallArray<const char*, 16> in_names(0);
   const char* const* names = s.input_names.data();
   std::size_t n_given = 0;
   for (std::size_t i = 0; i < n_in; ++i) {
@@ -668,6 +748,8 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
   detail::SmallArray<const char*, 16> out_names(n_out, nullptr);
   detail::SmallArray<OrtValue*, 16> out_values(n_out, nullptr);
   ValueReleaser<16> release_outputs{out_values};
+  detail::SmallArray<bool, 16> in_buffer(n_out, false);  // output k goes to buffers[k]
+  bool any_planned = false;
   for (std::size_t k = 0; k < n_out; ++k) {
     if (outputs[k] >= s.outputs.size()) {
       s.fail(ErrorCode::kInvalidArgument, "output index " + std::to_string(outputs[k]) +
@@ -675,17 +757,53 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
                                               std::to_string(s.outputs.size()) + " outputs)");
     }
     out_names[k] = s.output_names[outputs[k]];
-    if (!preallocated.empty() && preallocated[k].data != nullptr) {
-      check_output_buffer(outputs[k], preallocated[k]);
-      out_values[k] = s.make_tensor(preallocated[k]);
+    if (!buffers.empty() && buffers[k].view.data != nullptr) {
+      if (buffers[k].planned) {
+        any_planned = true;
+      } else {
+        check_output_buffer(outputs[k], buffers[k].view);
+      }
+      out_values[k] = s.make_tensor(buffers[k].view);
+      in_buffer[k] = true;
     }
   }
 
   OrtStatus* st = a.Run(s.session, nullptr, names, in_values.data(), n_given, out_names.data(),
                         n_out, out_values.data());
+  if (st != nullptr && any_planned) {
+    // Maybe a planned buffer was wrong (the model declared a shape it does not make):
+    // run again with ORT allocating those outputs. Only if that succeeds were the plans
+    // at fault; then stop planning them.
+    for (std::size_t k = 0; k < n_out; ++k) {
+      if (buffers[k].planned && in_buffer[k]) {
+        a.ReleaseValue(out_values[k]);
+        out_values[k] = nullptr;
+        in_buffer[k] = false;
+      }
+    }
+    OrtStatus* again = a.Run(s.session, nullptr, names, in_values.data(), n_given,
+                             out_names.data(), n_out, out_values.data());
+    if (again == nullptr) {
+      a.ReleaseStatus(st);
+      st = nullptr;
+      for (std::size_t k = 0; k < n_out; ++k) {
+        if (buffers[k].planned && buffers[k].view.data != nullptr) {
+          s.plan_broken[outputs[k]].store(true, std::memory_order_relaxed);
+        }
+      }
+    } else {
+      a.ReleaseStatus(again);
+    }
+  }
   if (st != nullptr) s.fail_run(st, inputs);
   for (std::size_t k = 0; k < n_out; ++k) {
-    results[k] = Value(std::exchange(out_values[k], nullptr));
+    OrtValue* v = std::exchange(out_values[k], nullptr);
+    if (in_buffer[k]) {
+      const TensorView& b = buffers[k].view;
+      results[k] = Value::adopt_tensor(v, b.dtype, {b.shape, b.rank}, b.data);
+    } else {
+      results[k] = Value(v);
+    }
   }
 }
 

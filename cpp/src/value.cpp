@@ -29,6 +29,23 @@ Value::Value(OrtValue* v) : value_(v) {
   }
 }
 
+Value Value::adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> shape,
+                          void* data) {
+  Value out;
+  out.value_ = v;
+  out.kind_ = Kind::kTensor;
+  out.dtype_ = dtype;
+  out.rank_ = shape.size();
+  int64_t* dims = out.inline_dims_;
+  if (out.rank_ > kInlineRank) {
+    out.heap_dims_.resize(out.rank_);
+    dims = out.heap_dims_.data();
+  }
+  for (std::size_t i = 0; i < out.rank_; ++i) dims[i] = shape[i];
+  out.data_ = data;
+  return out;
+}
+
 void Value::describe() {
   OrtValue* v = value_;
   const OrtApi& a = loaded_api();
@@ -110,6 +127,10 @@ OrtValue* Value::release() noexcept {
   value_ = nullptr;
   reset();
   return v;
+}
+
+void Value::release_raw(OrtValue* v) noexcept {
+  if (v != nullptr) loaded_api().ReleaseValue(v);
 }
 
 std::size_t Value::element_count() const noexcept {

@@ -84,10 +84,36 @@ TEST_CASE("preallocated output is written in place") {
   InputView in = InputView::of(view(x, shape));
   std::size_t outs[] = {0};
   Value results[1];
-  TensorView pre[] = {view(y, shape)};
+  OutputBuffer pre[] = {{view(y, shape), false}};
   s.run({&in, 1}, outs, results, pre);
   CHECK(y[0] == 2 && y[1] == 3 && y[2] == 4 && y[3] == 5);
   CHECK(results[0].data() == y.data());
+}
+
+TEST_CASE("planned output shapes follow named input dims; a wrong plan is retried") {
+  Session s = add_session();
+  std::vector<float> x(12, 1.0f);
+  std::vector<int64_t> shape = {3, 4};
+  InputView in = InputView::of(view(x, shape));
+  int64_t dims[2] = {0, 0};
+  CHECK(s.planned_output_shape(0, {&in, 1}, dims));
+  CHECK(dims[0] == 3 && dims[1] == 4);
+  // A deliberately wrong planned buffer: run() retries with ORT allocating.
+  std::vector<float> wrong(8, 0.0f);
+  std::vector<int64_t> wrong_shape = {2, 4};
+  std::size_t outs[] = {0};
+  Value results[1];
+  OutputBuffer bufs[] = {{view(wrong, wrong_shape), true}};
+  s.run({&in, 1}, outs, results, bufs);
+  CHECK(results[0].data() != wrong.data());
+  CHECK(results[0].shape()[0] == 3);
+  CHECK(static_cast<const float*>(results[0].data())[0] == 2.0f);
+  // ...and stops planning that output.
+  CHECK(!s.planned_output_shape(0, {&in, 1}, dims));
+  // A wrong firm buffer is the caller's error.
+  OutputBuffer firm[] = {{view(wrong, wrong_shape), false}};
+  Value r2[1];
+  CHECK_THROWS(s.run({&in, 1}, outs, r2, firm), InvalidInputError, "");
 }
 
 TEST_CASE("bad input: dtype, rank, dimension, unknown and missing names") {

@@ -65,6 +65,17 @@ struct ValueInfo {
   std::vector<std::string> dim_names;  // symbolic dimension names, "" where none
 };
 
+// Where Session::run writes one output.
+struct OutputBuffer {
+  // The caller's memory for the output (dense, C order). data == nullptr: ORT allocates.
+  TensorView view;
+  // A buffer sized from planned_output_shape() rather than one the user insisted on:
+  // if ORT rejects it (the model declared a shape it does not produce), run() retries
+  // once with ORT allocating, and stops planning that output. A buffer that is not
+  // planned (a user's out= array) that ORT rejects is an error instead.
+  bool planned = false;
+};
+
 struct ModelMetadata {
   std::string producer_name;
   std::string graph_name;
@@ -104,16 +115,17 @@ class Session {
   //                 leaves an optional input out; for any other input it is an error.
   //   outputs:      indices into outputs() to compute, each at most once.
   //   results:      receives one Value per entry of OUTPUTS (same order).
-  //   preallocated: empty, or one view per entry of OUTPUTS: where data is non-null,
-  //                 ORT writes that output into the caller's buffer (no copy) and the
-  //                 result Value wraps the same memory; where null, ORT allocates.
+  //   buffers:      empty, or one OutputBuffer per entry of OUTPUTS: where its data is
+  //                 non-null, ORT writes that output into the caller's buffer (no copy)
+  //                 and the result Value wraps the same memory (compare data()); where
+  //                 null, ORT allocates and the Value owns ORT's memory.
   // Inputs are checked before ORT sees them (InvalidTypeError for a dtype,
   // InvalidInputError for rank, fixed dimensions or a missing input); numeric tensors
   // are not copied. Errors from ORT itself become InvalidInputError (ORT's
   // INVALID_ARGUMENT) or OrtError, keeping ORT's text and naming the model and feeds.
   // Wraps OrtApi::Run. Thread-safe (see top of file).
   void run(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
-           std::span<Value> results, std::span<const TensorView> preallocated = {}) const;
+           std::span<Value> results, std::span<const OutputBuffer> buffers = {}) const;
 
   // Convenience for hosts: feeds by name, all outputs (or the named ones), results in
   // that order. Allocates; run() above does not beyond what ORT does.
@@ -121,9 +133,26 @@ class Session {
       const std::vector<std::pair<std::string, TensorView>>& feeds,
       const std::vector<std::string>& output_names = {}) const;
 
+  // The shape output OUTPUT will have for INPUTS when the model determines it: every
+  // dimension either fixed in the model or named like a free dimension of a tensor
+  // input (ONNX binds equal names to equal sizes). Writes outputs()[OUTPUT].shape.size()
+  // entries to DIMS and returns true; returns false when the shape depends on values,
+  // the rank is unknown, the output is not a numeric tensor, or a run showed the
+  // declared shape to be wrong. Lets callers allocate outputs themselves (see
+  // OutputBuffer::planned), which is cheaper than wrapping ORT's memory.
+  bool planned_output_shape(std::size_t output, std::span<const InputView> inputs,
+                            int64_t* dims) const;
+
   // The checks run() applies, callable up front (e.g. when a request is queued).
   void check_input(std::size_t index, const InputView& view) const;
   void check_output_buffer(std::size_t output_index, const TensorView& view) const;
+  // Throw the InvalidTypeError those checks give for a dtype mismatch, for a value whose
+  // element type has no DType; GIVEN is how the caller's type system names it.
+  [[noreturn]] void fail_input_dtype(std::size_t index, std::string_view given) const;
+  [[noreturn]] void fail_output_dtype(std::size_t output_index, std::string_view given) const;
+  // Throws an error of CODE whose message is prefixed with "model '<name>': ", so
+  // callers' own checks word their errors like the core's.
+  [[noreturn]] void fail(ErrorCode code, const std::string& what) const;
 
   // Marks the session closed, waits for runs in flight, releases the ORT session.
   // Idempotent. Later run() calls throw SessionClosedError.

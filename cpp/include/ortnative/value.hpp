@@ -71,6 +71,9 @@ class Value {
   // Adopts V (which may be null: an absent optional). Wraps OrtApi::GetValueType,
   // GetTensorTypeAndShape, HasValue. Throws OrtError if ORT cannot describe it.
   explicit Value(OrtValue* v);
+  // Adopts V, a dense tensor the caller made and so can describe: no ORT calls.
+  static Value adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> shape,
+                            void* data);
   Value(Value&& other) noexcept;
   Value& operator=(Value&& other) noexcept;
   Value(const Value&) = delete;
@@ -99,6 +102,8 @@ class Value {
   // Hands the OrtValue to the caller, who must release it (OrtApi::ReleaseValue);
   // this Value becomes empty (kNone).
   OrtValue* release() noexcept;
+  // Releases an OrtValue obtained from release() (OrtApi::ReleaseValue). Null is fine.
+  static void release_raw(OrtValue* v) noexcept;
 
  private:
   static constexpr std::size_t kInlineRank = 8;

@@ -1,28 +1,32 @@
-// Internal: a fixed-size array that lives on the stack up to N elements and on the
-// heap beyond, so per-call bookkeeping in Session::run allocates nothing for the
-// usual handful of inputs and outputs.
+// Implementation detail shared by the core and the bindings (not part of the API): a
+// fixed-size array that lives on the stack up to N elements and on the heap beyond,
+// so per-call bookkeeping allocates nothing for the usual handful of inputs and
+// outputs. T must be default-constructible; elements are value-initialised.
 #pragma once
 
 #include <cstddef>
 #include <memory>
+#include <utility>
 
 namespace ortnative::detail {
 
 template <class T, std::size_t N>
 class SmallArray {
  public:
-  SmallArray(std::size_t n, T init) : size_(n) {
+  explicit SmallArray(std::size_t n) : size_(n) {
     if (n > N) heap_ = std::make_unique<T[]>(n);
+  }
+  SmallArray(std::size_t n, const T& init) : SmallArray(n) {
     T* p = data();
     for (std::size_t i = 0; i < n; ++i) p[i] = init;
   }
   SmallArray(SmallArray&& o) noexcept : size_(o.size_), heap_(std::move(o.heap_)) {
-    for (std::size_t i = 0; i < N; ++i) inline_[i] = o.inline_[i];
+    for (std::size_t i = 0; i < N; ++i) inline_[i] = std::move(o.inline_[i]);
   }
   SmallArray& operator=(SmallArray&& o) noexcept {
     size_ = o.size_;
     heap_ = std::move(o.heap_);
-    for (std::size_t i = 0; i < N; ++i) inline_[i] = o.inline_[i];
+    for (std::size_t i = 0; i < N; ++i) inline_[i] = std::move(o.inline_[i]);
     return *this;
   }
   SmallArray(const SmallArray&) = delete;
@@ -37,7 +41,7 @@ class SmallArray {
  private:
   std::size_t size_;
   std::unique_ptr<T[]> heap_;
-  T inline_[N] = {};
+  T inline_[N]{};
 };
 
 }  // namespace ortnative::detail

@@ -1,0 +1,101 @@
+// Bindings: conversions between NumPy arrays and the core's views and values.
+// Uses the NumPy C API directly (the per-call path builds arrays without pybind11's
+// intermediate objects). Every function here needs the GIL.
+#pragma once
+
+#define PY_ARRAY_UNIQUE_SYMBOL ortnative_ARRAY_API
+#ifndef ORTNATIVE_NUMPY_IMPORT
+#define NO_IMPORT_ARRAY
+#endif
+#define NPY_NO_DEPRECATED_API NPY_1_23_API_VERSION
+#define NPY_TARGET_VERSION NPY_1_23_API_VERSION
+#include <pybind11/pybind11.h>
+// pybind11 first: it includes Python.h as NumPy expects.
+#include <numpy/arrayobject.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ortnative/dtype.hpp"
+#include "ortnative/value.hpp"
+
+namespace ortnative::py_bridge {
+
+namespace py = pybind11;
+
+// Imports NumPy's C API; once, from module init.
+void init_numpy();
+
+// The core dtype of a NumPy dtype; kUndefined when ortnative cannot take it as is
+// (unsupported, or not in native byte order). Strings ('U', 'S', StringDType) map to
+// kString; object arrays do too, but only where a string is wanted (WANT).
+DType dtype_of(PyArray_Descr* descr, DType want) noexcept;
+
+// NumPy's name for a dtype, as str(dtype) gives it (for messages).
+std::string numpy_dtype_name(PyArray_Descr* descr);
+
+// A new reference to the NumPy dtype for a core dtype (object for strings).
+PyArray_Descr* descr_for(DType dtype);
+
+// Registers ml_dtypes.bfloat16 (passed from Python when ml_dtypes is importable).
+void set_bfloat16_descr(PyObject* descr);
+
+// Number of OrtValues currently owned by arrays this module made (for lifetime tests).
+long live_values() noexcept;
+
+// Wraps a tensor Value as a NumPy array without copying: the array's base owns the
+// OrtValue and releases it when the array (and every view of it) is gone. Strings
+// become an object array of str; sequences a list of arrays; an absent optional None.
+// Returns a new reference.
+PyObject* to_python(Value&& value);
+
+// Keeps Python objects alive for the length of one call (references released in the
+// destructor, which must run with the GIL held).
+class Refs {
+ public:
+  Refs() = default;
+  Refs(const Refs&) = delete;
+  Refs& operator=(const Refs&) = delete;
+  ~Refs() {
+    for (std::size_t i = 0; i < n_; ++i) Py_DECREF(at(i));
+  }
+  // Steals NEW_REF.
+  void own(PyObject* new_ref) {
+    if (n_ < kInline) {
+      inline_[n_++] = new_ref;
+    } else {
+      extra_.push_back(new_ref);
+      ++n_;
+    }
+  }
+  // Borrows and keeps BORROWED alive.
+  void keep(PyObject* borrowed) {
+    Py_INCREF(borrowed);
+    own(borrowed);
+  }
+
+ private:
+  static constexpr std::size_t kInline = 16;
+  PyObject* at(std::size_t i) const { return i < kInline ? inline_[i] : extra_[i - kInline]; }
+  PyObject* inline_[kInline] = {};
+  std::vector<PyObject*> extra_;
+  std::size_t n_ = 0;
+};
+
+// Storage for string elements converted for one call.
+struct StringStore {
+  std::vector<std::vector<std::string_view>> views;
+  std::vector<std::string> owned;  // UTF-8 encodings when they had to be made
+};
+
+// Fills VIEW from an array-like OBJ for an input of dtype WANT (used to pick how a
+// non-array converts and how strings are taken). Takes at most one copy (for
+// non-contiguous or misaligned numeric arrays) and keeps what it made alive in REFS.
+// Leaves view.dtype kUndefined for dtypes ortnative does not take; *given_name then
+// holds NumPy's name for it.
+void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
+                    TensorView& view, std::string& given_name);
+
+}  // namespace ortnative::py_bridge

@@ -1,0 +1,51 @@
+// Maps the core's error codes onto the exception classes of ortnative.errors, so both
+// backends raise the same types. The classes are looked up when first needed (the
+// package imports this module while ortnative.errors is already loaded).
+#include <exception>
+
+#include "ortnative/error.hpp"
+#include "register.hpp"
+
+namespace ortnative::py_bridge {
+
+namespace py = pybind11;
+
+namespace {
+
+PyObject* error_class(ErrorCode code) {
+  py::module_ errors = py::module_::import("ortnative.errors");
+  return errors.attr(error_code_name(code)).ptr();  // module keeps the class alive
+}
+
+}  // namespace
+
+void register_errors(py::module_& m) {
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      PyObject* cls = error_class(e.code());
+      PyObject* exc = PyObject_CallFunction(cls, "s", e.what());
+      if (exc == nullptr) return;  // the constructor's own error is already set
+      if (e.ort_code() != 0) {
+        PyObject* code = PyLong_FromLong(e.ort_code());
+        if (code != nullptr) {
+          PyObject_SetAttrString(exc, "ort_code", code);
+          Py_DECREF(code);
+        }
+      }
+      PyErr_SetObject(cls, exc);
+      Py_DECREF(exc);
+    }
+  });
+  m.attr("ERROR_CODES") = [] {
+    py::dict d;
+    for (int c = static_cast<int>(ErrorCode::kRuntimeLoad);
+         c <= static_cast<int>(ErrorCode::kSchedulerClosed); ++c) {
+      d[py::int_(c)] = py::str(error_code_name(static_cast<ErrorCode>(c)));
+    }
+    return d;
+  }();
+}
+
+}  // namespace ortnative::py_bridge

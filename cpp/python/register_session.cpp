@@ -1,0 +1,478 @@
+// Bindings for ortnative::Session: converts feeds and out= arrays to core views,
+// releases the GIL around the core, and wraps results as NumPy arrays over ORT's
+// memory. No logic the fallback lacks lives here: checks and messages are the core's.
+
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "numpy_bridge.hpp"
+#include "ortnative/ortnative.hpp"
+#include "ortnative/small_array.hpp"
+#include "register.hpp"
+
+namespace ortnative::py_bridge {
+
+namespace {
+
+using detail::SmallArray;
+
+const char* kind_name(ValueInfo::Kind k) {
+  switch (k) {
+    case ValueInfo::Kind::kTensor: return "tensor";
+    case ValueInfo::Kind::kSequence: return "sequence";
+    case ValueInfo::Kind::kOptional: return "optional";
+    case ValueInfo::Kind::kMap: return "map";
+    case ValueInfo::Kind::kOther: break;
+  }
+  return "other";
+}
+
+std::string utf8(PyObject* s) {
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_AsUTF8AndSize(s, &n);
+  if (p == nullptr) throw py::error_already_set();
+  return std::string(p, static_cast<std::size_t>(n));
+}
+
+std::string quoted(const std::vector<ValueInfo>& infos) {
+  std::string out;
+  for (const ValueInfo& v : infos) out += (out.empty() ? "'" : ", '") + v.name + "'";
+  return out;
+}
+
+SessionOptions make_options(const py::list& providers, int intra, int inter,
+                            const std::string& graph_optimization,
+                            const std::string& execution_mode, const py::dict& config,
+                            const std::string& name) {
+  SessionOptions o;
+  for (py::handle p : providers) {
+    auto pair = p.cast<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>();
+    o.providers.push_back({pair.first, pair.second});
+  }
+  o.intra_op_threads = intra;
+  o.inter_op_threads = inter;
+  if (graph_optimization == "disable") {
+    o.graph_optimization = GraphOptimization::kDisable;
+  } else if (graph_optimization == "basic") {
+    o.graph_optimization = GraphOptimization::kBasic;
+  } else if (graph_optimization == "extended") {
+    o.graph_optimization = GraphOptimization::kExtended;
+  } else if (graph_optimization == "all") {
+    o.graph_optimization = GraphOptimization::kAll;
+  } else {
+    throw InvalidArgumentError("graph_optimization must be one of 'disable', 'basic', "
+                               "'extended', 'all', got '" + graph_optimization + "'");
+  }
+  if (execution_mode == "sequential") {
+    o.execution_mode = ExecutionMode::kSequential;
+  } else if (execution_mode == "parallel") {
+    o.execution_mode = ExecutionMode::kParallel;
+  } else {
+    throw InvalidArgumentError("execution_mode must be 'sequential' or 'parallel', got '" +
+                               execution_mode + "'");
+  }
+  for (auto [k, v] : config) o.config.emplace_back(py::str(k), py::str(v));
+  o.name = name;
+  return o;
+}
+
+class PySession {
+ public:
+  explicit PySession(Session s) : s_(std::move(s)) {
+    for (std::size_t i = 0; i < s_.inputs().size(); ++i) {
+      py::str name(s_.inputs()[i].name);
+      PyUnicode_InternInPlace(&name.ptr());
+      in_index_[name] = py::int_(i);
+    }
+    for (std::size_t i = 0; i < s_.outputs().size(); ++i) {
+      py::str name(s_.outputs()[i].name);
+      PyUnicode_InternInPlace(&name.ptr());
+      out_index_[name] = py::int_(i);
+      out_names_.push_back(name);
+      all_outputs_.push_back(i);
+      const ValueInfo& info = s_.outputs()[i];
+      out_descr_.push_back(info.kind == ValueInfo::Kind::kTensor && dtype_itemsize(info.dtype) != 0
+                               ? py::reinterpret_steal<py::object>(
+                                     reinterpret_cast<PyObject*>(descr_for(info.dtype)))
+                               : py::object());
+    }
+  }
+
+  static PySession from_file(const std::string& path, const SessionOptions& o) {
+    std::optional<Session> s;
+    {
+      // Model load and graph optimisation take long; other threads keep running.
+      py::gil_scoped_release release;
+      s.emplace(Session::from_file(path, o));
+    }
+    return PySession(std::move(*s));
+  }
+
+  static PySession from_bytes(const py::buffer& data, const SessionOptions& o) {
+    py::buffer_info info = data.request();  // holds the buffer until we return
+    if (info.ndim > 1 && !(info.strides.back() == info.itemsize)) {
+      throw InvalidArgumentError("model bytes must be a contiguous buffer");
+    }
+    const auto size = static_cast<std::size_t>(info.size * info.itemsize);
+    std::optional<Session> s;
+    {
+      // Safe: INFO keeps the exporter's buffer alive and unmodifiable-by-us; we only
+      // read it, and ORT copies what it needs before from_bytes returns.
+      py::gil_scoped_release release;
+      s.emplace(Session::from_bytes(info.ptr, size, o));
+    }
+    return PySession(std::move(*s));
+  }
+
+  std::string name() const { return s_.name(); }
+  bool closed() const { return s_.closed(); }
+
+  void close() {
+    py::gil_scoped_release release;  // waits for runs in flight on other threads
+    s_.close();
+  }
+
+  py::list inputs() const { return describe(s_.inputs()); }
+  py::list outputs() const { return describe(s_.outputs()); }
+
+  py::list describe(const std::vector<ValueInfo>& infos) const {
+    py::list out;
+    for (const ValueInfo& v : infos) {
+      py::object dtype = py::none();
+      if (dtype_supported(v.dtype)) {
+        dtype = py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(descr_for(v.dtype)));
+      }
+      py::list shape;
+      for (std::size_t d = 0; d < v.shape.size(); ++d) {
+        if (v.shape[d] >= 0) {
+          shape.append(py::int_(v.shape[d]));
+        } else if (!v.dim_names[d].empty()) {
+          shape.append(py::str(v.dim_names[d]));
+        } else {
+          shape.append(py::none());
+        }
+      }
+      const char* kind = kind_name(v.kind);
+      if (v.kind == ValueInfo::Kind::kOptional) {
+        kind = v.contained == ValueInfo::Kind::kSequence ? "optional_sequence" : "optional";
+      }
+      out.append(py::make_tuple(v.name, dtype, py::tuple(shape), kind));
+    }
+    return out;
+  }
+
+  py::dict metadata() const {
+    ModelMetadata md = s_.metadata();
+    py::dict custom;
+    for (const auto& [k, v] : md.custom) custom[py::str(k)] = py::str(v);
+    py::dict out;
+    out["producer_name"] = md.producer_name;
+    out["graph_name"] = md.graph_name;
+    out["domain"] = md.domain;
+    out["description"] = md.description;
+    out["graph_description"] = md.graph_description;
+    out["version"] = md.version;
+    out["custom"] = custom;
+    return out;
+  }
+
+  py::object run(py::handle feeds, py::handle outputs, py::handle out);
+
+ private:
+  void fill(std::size_t i, PyObject* value, SmallArray<InputView, 16>& views, Refs& refs,
+            StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const;
+  std::size_t input_of(PyObject* key) const;
+  std::size_t output_of(PyObject* key) const;
+
+  Session s_;
+  py::dict in_index_;
+  py::dict out_index_;
+  std::vector<py::str> out_names_;
+  std::vector<py::object> out_descr_;  // NumPy dtype per numeric tensor output
+  std::vector<std::size_t> all_outputs_;
+};
+
+std::size_t PySession::input_of(PyObject* key) const {
+  if (!PyUnicode_Check(key)) {
+    s_.fail(ErrorCode::kInvalidInput, std::string("feed names must be str, got ") +
+                                          Py_TYPE(key)->tp_name);
+  }
+  PyObject* idx = PyDict_GetItemWithError(in_index_.ptr(), key);
+  if (idx == nullptr) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return s_.input_index(utf8(key));  // throws: unknown input name
+  }
+  return PyLong_AsSize_t(idx);
+}
+
+std::size_t PySession::output_of(PyObject* key) const {
+  if (!PyUnicode_Check(key)) {
+    s_.fail(ErrorCode::kInvalidInput, std::string("output names must be str, got ") +
+                                          Py_TYPE(key)->tp_name);
+  }
+  PyObject* idx = PyDict_GetItemWithError(out_index_.ptr(), key);
+  if (idx == nullptr) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return s_.output_index(utf8(key));  // throws: unknown output name
+  }
+  return PyLong_AsSize_t(idx);
+}
+
+void PySession::fill(std::size_t i, PyObject* value, SmallArray<InputView, 16>& views,
+                     Refs& refs, StringStore& strings,
+                     std::vector<std::vector<TensorView>>& seqs) const {
+  const ValueInfo& info = s_.inputs()[i];
+  const bool optional = info.kind == ValueInfo::Kind::kOptional;
+  const ValueInfo::Kind kind = optional ? info.contained : info.kind;
+  if (value == Py_None && optional) {
+    views[i] = InputView{};  // an optional left out
+    return;
+  }
+  std::string given;
+  if (kind == ValueInfo::Kind::kSequence && (PyList_Check(value) || PyTuple_Check(value))) {
+    PyObject* fast = PySequence_Fast(value, "a sequence");
+    if (fast == nullptr) throw py::error_already_set();
+    refs.own(fast);
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    std::vector<TensorView>& elems = seqs.emplace_back(static_cast<std::size_t>(n));
+    for (Py_ssize_t e = 0; e < n; ++e) {
+      to_tensor_view(PySequence_Fast_GET_ITEM(fast, e), info.dtype, refs, strings,
+                     elems[static_cast<std::size_t>(e)], given);
+      if (elems[static_cast<std::size_t>(e)].dtype == DType::kUndefined) {
+        s_.fail_input_dtype(i, given);
+      }
+    }
+    views[i] = InputView::sequence(elems.data(), elems.size());
+    return;
+  }
+  TensorView tv;
+  to_tensor_view(value, info.dtype, refs, strings, tv, given);
+  if (tv.dtype == DType::kUndefined) s_.fail_input_dtype(i, given);
+  views[i] = InputView::of(tv);
+}
+
+py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) {
+  const std::vector<ValueInfo>& infos = s_.inputs();
+  const std::size_t n_in = infos.size();
+  Refs refs;  // destroyed last, with the GIL held
+  StringStore strings;
+  std::vector<std::vector<TensorView>> seqs;
+  SmallArray<InputView, 16> views(n_in);
+  SmallArray<bool, 16> seen(n_in, false);
+
+  PyObject* f = feeds.ptr();
+  if (PyDict_Check(f)) {
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(f, &pos, &key, &value)) {
+      std::size_t i = input_of(key);
+      seen[i] = true;
+      fill(i, value, views, refs, strings, seqs);
+    }
+  } else if (PyArray_Check(f)) {
+    if (n_in != 1) {
+      s_.fail(ErrorCode::kInvalidInput,
+              "a single array was given, but the model has " + std::to_string(n_in) +
+                  " inputs (" + quoted(infos) + "); pass a dict {name: array}");
+    }
+    seen[0] = true;
+    fill(0, f, views, refs, strings, seqs);
+  } else if (PyList_Check(f) || PyTuple_Check(f)) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(f);
+    if (static_cast<std::size_t>(n) != n_in) {
+      s_.fail(ErrorCode::kInvalidInput,
+              std::to_string(n) + " feeds were given in order, but the model has " +
+                  std::to_string(n_in) + " inputs (" + quoted(infos) + ")");
+    }
+    for (std::size_t i = 0; i < n_in; ++i) {
+      seen[i] = true;
+      fill(i, PySequence_Fast_GET_ITEM(f, static_cast<Py_ssize_t>(i)), views, refs, strings, seqs);
+    }
+  } else if (PyMapping_Check(f) && !PyUnicode_Check(f) && !PyBytes_Check(f)) {
+    PyObject* items = PyMapping_Items(f);
+    if (items == nullptr) throw py::error_already_set();
+    refs.own(items);
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(items); ++k) {
+      PyObject* kv = PyList_GET_ITEM(items, k);
+      std::size_t i = input_of(PyTuple_GET_ITEM(kv, 0));
+      seen[i] = true;
+      fill(i, PyTuple_GET_ITEM(kv, 1), views, refs, strings, seqs);
+    }
+  } else {
+    throw InvalidTypeError(
+        "model '" + s_.name() +
+        "': feeds must be a dict {name: array}, a list of arrays in input order, or one "
+        "array for a single-input model; got " + Py_TYPE(f)->tp_name);
+  }
+  // Inputs not given stay kNone: the core reports them missing unless optional.
+  for (std::size_t i = 0; i < n_in; ++i) {
+    if (!seen[i] && infos[i].kind != ValueInfo::Kind::kOptional) {
+      s_.check_input(i, InputView{});  // throws: missing input
+    }
+  }
+
+  // Which outputs.
+  SmallArray<std::size_t, 16> chosen(0);
+  std::span<const std::size_t> indices = all_outputs_;
+  if (!outputs.is_none()) {
+    PyObject* o = outputs.ptr();
+    if (PyUnicode_Check(o) || !PySequence_Check(o)) {
+      throw InvalidTypeError("model '" + s_.name() + "': outputs must be a list of output names, got " +
+                             Py_TYPE(o)->tp_name);
+    }
+    PyObject* fast = PySequence_Fast(o, "outputs");
+    if (fast == nullptr) throw py::error_already_set();
+    refs.own(fast);
+    const auto n = static_cast<std::size_t>(PySequence_Fast_GET_SIZE(fast));
+    chosen = SmallArray<std::size_t, 16>(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      chosen[k] = output_of(PySequence_Fast_GET_ITEM(fast, static_cast<Py_ssize_t>(k)));
+      for (std::size_t j = 0; j < k; ++j) {
+        if (chosen[j] == chosen[k]) {
+          s_.fail(ErrorCode::kInvalidInput,
+                  "output '" + s_.outputs()[chosen[k]].name + "' is requested twice");
+        }
+      }
+    }
+    indices = {chosen.data(), n};
+  }
+  const std::size_t n_out = indices.size();
+
+  // Caller-provided output arrays.
+  SmallArray<OutputBuffer, 16> buffers(n_out);
+  SmallArray<PyObject*, 16> given_out(n_out, nullptr);  // borrowed; kept alive by REFS
+  if (!out.is_none()) {
+    if (!PyDict_Check(out.ptr())) {
+      throw InvalidTypeError("model '" + s_.name() + "': out must be a dict {output name: array}, got " +
+                             Py_TYPE(out.ptr())->tp_name);
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(out.ptr(), &pos, &key, &value)) {
+      const std::size_t idx = output_of(key);
+      std::size_t k = 0;
+      while (k < n_out && indices[k] != idx) ++k;
+      const ValueInfo& info = s_.outputs()[idx];
+      if (k == n_out) {
+        s_.fail(ErrorCode::kInvalidInput, "out= has an array for output '" + info.name +
+                                              "', which is not among the requested outputs");
+      }
+      if (!PyArray_Check(value)) {
+        s_.fail(ErrorCode::kInvalidType, "out array for output '" + info.name +
+                                             "' must be a numpy array, got " +
+                                             Py_TYPE(value)->tp_name);
+      }
+      auto* arr = reinterpret_cast<PyArrayObject*>(value);
+      DType dt = dtype_of(PyArray_DESCR(arr), info.dtype);
+      if (dt == DType::kUndefined) s_.fail_output_dtype(idx, numpy_dtype_name(PyArray_DESCR(arr)));
+      if (!PyArray_IS_C_CONTIGUOUS(arr) || !PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr)) {
+        s_.fail(ErrorCode::kInvalidInput, "out array for output '" + info.name +
+                                              "' must be C-contiguous, aligned and writeable");
+      }
+      TensorView& tv = buffers[k].view;
+      tv.dtype = dt;
+      tv.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
+      tv.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
+      tv.data = PyArray_DATA(arr);
+      refs.keep(value);
+      given_out[k] = value;
+    }
+  }
+
+  // Outputs whose shape is known before the run go straight into NumPy arrays we
+  // allocate (ORT writes them in place): cheaper than wrapping ORT's memory.
+  SmallArray<PyObject*, 16> planned(n_out, nullptr);  // borrowed; kept alive by REFS
+  int64_t dims[16];
+  for (std::size_t k = 0; k < n_out; ++k) {
+    const std::size_t idx = indices[k];
+    if (given_out[k] != nullptr || !out_descr_[idx] || s_.outputs()[idx].shape.size() > 16 ||
+        !s_.planned_output_shape(idx, {views.data(), n_in}, dims)) {
+      continue;
+    }
+    const std::size_t rank = s_.outputs()[idx].shape.size();
+    bool empty = false;
+    for (std::size_t d = 0; d < rank; ++d) empty = empty || dims[d] <= 0;
+    if (empty) continue;
+    PyObject* descr = out_descr_[idx].ptr();
+    Py_INCREF(descr);  // stolen
+    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr),
+                                         static_cast<int>(rank),
+                                         reinterpret_cast<npy_intp*>(dims), nullptr, nullptr, 0,
+                                         nullptr);
+    if (arr == nullptr) throw py::error_already_set();
+    refs.own(arr);
+    planned[k] = arr;
+    auto* a = reinterpret_cast<PyArrayObject*>(arr);
+    buffers[k].view = TensorView{s_.outputs()[idx].dtype,
+                                 reinterpret_cast<const int64_t*>(PyArray_DIMS(a)), rank,
+                                 PyArray_DATA(a)};
+    buffers[k].planned = true;
+  }
+
+  SmallArray<Value, 4> results(n_out);
+  {
+    // Safe: every buffer the views point at is kept alive by REFS (or by the caller's
+    // own objects referenced from REFS), and nothing below touches Python objects.
+    py::gil_scoped_release release;
+    s_.run({views.data(), n_in}, indices, {results.data(), n_out}, {buffers.data(), n_out});
+  }
+
+  PyObject* dict = PyDict_New();
+  if (dict == nullptr) throw py::error_already_set();
+  py::object result = py::reinterpret_steal<py::object>(dict);
+  for (std::size_t k = 0; k < n_out; ++k) {
+    PyObject* arr = given_out[k] != nullptr ? given_out[k] : planned[k];
+    if (arr != nullptr && results[k].data() == buffers[k].view.data) {
+      Py_INCREF(arr);  // ORT wrote into the caller's or our planned array
+    } else {
+      arr = to_python(std::move(results[k]));  // ORT's memory, shared without a copy
+    }
+    int rc = PyDict_SetItem(dict, out_names_[indices[k]].ptr(), arr);
+    Py_DECREF(arr);
+    if (rc != 0) throw py::error_already_set();
+  }
+  return result;
+}
+
+}  // namespace
+
+void register_session(py::module_& m) {
+  py::class_<PySession>(m, "Session")
+      .def_static(
+          "from_file",
+          [](const std::string& path, const py::list& providers, int intra, int inter,
+             const std::string& graph_optimization, const std::string& execution_mode,
+             const py::dict& config, const std::string& name) {
+            return PySession::from_file(path, make_options(providers, intra, inter,
+                                                           graph_optimization, execution_mode,
+                                                           config, name));
+          },
+          py::arg("path"), py::arg("providers"), py::arg("intra_op_threads"),
+          py::arg("inter_op_threads"), py::arg("graph_optimization"), py::arg("execution_mode"),
+          py::arg("config"), py::arg("name"))
+      .def_static(
+          "from_bytes",
+          [](const py::buffer& data, const py::list& providers, int intra, int inter,
+             const std::string& graph_optimization, const std::string& execution_mode,
+             const py::dict& config, const std::string& name) {
+            return PySession::from_bytes(data, make_options(providers, intra, inter,
+                                                            graph_optimization, execution_mode,
+                                                            config, name));
+          },
+          py::arg("data"), py::arg("providers"), py::arg("intra_op_threads"),
+          py::arg("inter_op_threads"), py::arg("graph_optimization"), py::arg("execution_mode"),
+          py::arg("config"), py::arg("name"))
+      .def_property_readonly("name", &PySession::name)
+      .def_property_readonly("closed", &PySession::closed)
+      .def_property_readonly("inputs", &PySession::inputs)
+      .def_property_readonly("outputs", &PySession::outputs)
+      .def("run", &PySession::run, py::arg("feeds"), py::arg("outputs") = py::none(),
+           py::arg("out") = py::none())
+      .def("metadata", &PySession::metadata)
+      .def("close", &PySession::close);
+}
+
+}  // namespace ortnative::py_bridge
