@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "ortnative/dtype.hpp"
 #include "ortnative/error.hpp"
 
 namespace ortnative::detail {
@@ -36,6 +37,9 @@ OrtAllocator* default_allocator();
 inline void check(OrtStatus* status, ErrorCode code, std::string_view context) {
   if (status != nullptr) throw_status(status, code, context);
 }
+
+// A new, empty sequence of DTYPE tensors (the C API cannot make one directly).
+OrtValue* empty_sequence(DType dtype);
 
 // Frees a string ORT allocated with the default allocator.
 void free_ort_string(char* s) noexcept;

@@ -128,6 +128,22 @@ struct Session::Impl {
              cast_hint(info.dtype) + ")");
   }
   OrtValue* make_tensor(const TensorView& t) const;
+  // A user's out= buffer against the shape the model will produce, when known.
+  void check_planned_shape(const Session& self, std::size_t output,
+                           std::span<const InputView> feeds, const TensorView& t) const {
+    const std::size_t rank = outputs[output].shape.size();
+    if (rank == 0 || rank != t.rank || rank > 16) return;
+    int64_t dims[16];
+    if (!self.planned_output_shape(output, feeds, dims)) return;
+    for (std::size_t d = 0; d < rank; ++d) {
+      if (dims[d] != t.shape[d]) {
+        fail(ErrorCode::kInvalidInput,
+             "out array for output '" + outputs[output].name + "' has shape " +
+                 format_shape({t.shape, t.rank}) + ", but the model produces " +
+                 format_shape({dims, rank}) + " for these inputs");
+      }
+    }
+  }
   [[noreturn]] void fail_run(OrtStatus* st, std::span<const InputView> inputs) const;
 };
 
@@ -723,6 +739,10 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
       case InputView::Kind::kNone: continue;  // an optional input left out
       case InputView::Kind::kTensor: in_values[n_given] = s.make_tensor(view.tensor); break;
       case InputView::Kind::kSequence: {
+        if (view.count == 0) {
+          in_values[n_given] = detail::empty_sequence(s.inputs[i].dtype);
+          break;
+        }
         detail::SmallArray<OrtValue*, 16> elems(view.count, nullptr);
         ValueReleaser<16> release_elems{elems};
         for (std::size_t e = 0; e < view.count; ++e) elems[e] = s.make_tensor(view.elements[e]);
@@ -762,6 +782,7 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
         any_planned = true;
       } else {
         check_output_buffer(outputs[k], buffers[k].view);
+        s.check_planned_shape(*this, outputs[k], inputs, buffers[k].view);
       }
       out_values[k] = s.make_tensor(buffers[k].view);
       in_buffer[k] = true;

@@ -14,35 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "proto_writer.hpp"
+
 namespace ortnative::test {
 
-class Proto {
- public:
-  Proto& varint(int field, uint64_t v) {
-    key(field, 0);
-    put_varint(v);
-    return *this;
-  }
-  Proto& bytes(int field, const std::string& s) {
-    key(field, 2);
-    put_varint(s.size());
-    out_ += s;
-    return *this;
-  }
-  Proto& message(int field, const Proto& m) { return bytes(field, m.out_); }
-  const std::string& str() const { return out_; }
-
- private:
-  void key(int field, int wire) { put_varint((static_cast<uint64_t>(field) << 3) | wire); }
-  void put_varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_ += static_cast<char>((v & 0x7F) | 0x80);
-      v >>= 7;
-    }
-    out_ += static_cast<char>(v);
-  }
-  std::string out_;
-};
+using Proto = ortnative::detail::ProtoWriter;
 
 // A dimension: a number, or a symbolic name when NAME is non-empty.
 struct Dim {

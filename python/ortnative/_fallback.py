@@ -219,9 +219,11 @@ class PythonSession:
         self._closed = False
         so = ort.SessionOptions()
         so.log_severity_level = 3
-        if opts.intra_op_threads == 0 and opts.inter_op_threads == 0:
-            if _shared_pools():
-                so.use_per_session_threads = False
+        if _shared_pools():
+            # onnxruntime's Python API refuses per-session pools once the shared ones
+            # exist, so on this backend a session's own thread counts are not applied:
+            # it shares the pools like any other (results are the same).
+            so.use_per_session_threads = False
         else:
             if opts.intra_op_threads:
                 so.intra_op_num_threads = opts.intra_op_threads
@@ -295,6 +297,11 @@ class PythonSession:
             else None
         )
         self._n_in = len(self._in)
+        if any(sp.dtype_name == "bfloat16" for sp in self._in + self._out):
+            # onnxruntime's Python API has no NumPy type for bfloat16: go through
+            # OrtValues (see _run_bfloat16), on the general path only.
+            self._fast = None
+            self._run = self._run_bfloat16
 
     # -- metadata ------------------------------------------------------------------
     @property
@@ -528,6 +535,32 @@ class PythonSession:
             return self._deliver(names, results, targets, given)
         return dict(zip(names, results))
 
+    def _run_bfloat16(self, names: list[str], feeds: dict[str, Any], _opts: Any) -> list[Any]:
+        ort = _onnxruntime()
+        values = {}
+        for name, arr in feeds.items():
+            if self._in_by_name[name].dtype_name == "bfloat16":
+                values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
+                    np.ascontiguousarray(arr).view(np.uint16), 16
+                )
+            else:
+                values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr))
+        sess = self._sess
+        if sess is None:
+            raise self._fail(SessionClosedError, "session is closed")
+        results = []
+        for name, value in zip(names, sess.run_with_ort_values(names, values)):
+            if self._out_by_name[name].dtype_name == "bfloat16":
+                import ctypes
+
+                n = int(np.prod(value.shape()))
+                raw = (ctypes.c_uint16 * n).from_address(value.data_ptr()) if n else []
+                arr = np.array(raw, dtype=np.uint16).reshape(value.shape())
+                results.append(arr.view(self._out_by_name[name].dtype))
+            else:
+                results.append(value.numpy())
+        return results
+
     def _unknown_feed(self, name: Any) -> None:
         if type(name) is not str:
             raise self._fail(InvalidInputError, f"feed names must be str, got {type(name).__name__}")
@@ -621,7 +654,7 @@ class PythonSession:
                 raise self._fail(
                     InvalidInputError,
                     f"out array for output '{name}' has shape {msg.format_shape(arr.shape)}, "
-                    f"but the model produced {msg.format_shape(value.shape)}",
+                    f"but the model produces {msg.format_shape(value.shape)} for these inputs",
                 )
             np.copyto(arr, value, casting="no")
             out[name] = arr

@@ -1,0 +1,92 @@
+"""Shared fixtures: every behavioural test runs on both backends."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import ortnative as ortn
+from ortnative import _backend
+
+BACKENDS = ("native", "python")
+# What each test module wants printed at the end (e.g. conformance counts).
+SUMMARY: list[str] = []
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    import numpy
+    import onnxruntime
+
+    native = "loaded" if _backend._native is not None else f"unavailable ({ortn.native_error})"
+    return [
+        f"ortnative {ortn.__version__}: default backend {ortn.backend}; native module {native}",
+        f"onnxruntime {onnxruntime.__version__}, numpy {numpy.__version__}",
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SUMMARY:
+        terminalreporter.section("ortnative summary")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
+
+
+def require_backend(name: str) -> str:
+    """Skips (or, under CI, fails) when BACKEND cannot run here, saying why."""
+    if name == "native":
+        try:
+            _backend.native_module()
+        except ImportError as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"CI must test the native backend, but it did not load: {exc}")
+            pytest.skip(f"native backend unavailable here: {exc}")
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return require_backend(request.param)
+
+
+@pytest.fixture
+def make_session(backend: str) -> Iterator[Callable[..., ortn.Session]]:
+    """Session factory for the test's backend; closes what it made."""
+    made: list[ortn.Session] = []
+
+    def make(model: Any, **kw: Any) -> ortn.Session:
+        s = ortn.Session(model, backend=backend, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def run_threads(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Runs fn(i) on N threads that start together behind a barrier; returns results
+    in order and re-raises the first exception."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+        assert not t.is_alive(), "a thread did not finish: deadlock?"
+    if errors:
+        raise errors[0]
+    return results
