@@ -7,9 +7,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-
 import ortnative as ortn
+import pytest
 from ortnative import _backend
 
 BACKENDS = ("native", "python")
@@ -78,7 +77,7 @@ def run_threads(n: int, fn: Callable[[int], Any]) -> list[Any]:
         barrier.wait()
         try:
             results[i] = fn(i)
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
             errors.append(exc)
 
     threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]

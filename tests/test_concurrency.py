@@ -7,10 +7,9 @@ import threading
 import time
 
 import numpy as np
+import ortnative as ortn
 import pytest
 from conftest import run_threads
-
-import ortnative as ortn
 from ortnative import models
 
 

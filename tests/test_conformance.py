@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import ortnative as ortn
 import pytest
 from conftest import SUMMARY
-
-import ortnative as ortn
 
 onnx = pytest.importorskip("onnx", reason="the conformance cases come from the onnx package")
 ort = pytest.importorskip("onnxruntime", reason="plain onnxruntime is the reference")
@@ -47,12 +46,23 @@ def _from_files(root: str) -> list[Case]:
         model = onnx.load(model_path)
         data_sets = []
         for ds in sorted(glob.glob(os.path.join(d, "test_data_set_*"))):
-            ins = [_load_pb(p, numpy_helper) for p in sorted(glob.glob(os.path.join(ds, "input_*.pb")))]
-            outs = [_load_pb(p, numpy_helper) for p in sorted(glob.glob(os.path.join(ds, "output_*.pb")))]
+            ins = [
+                _load_pb(p, numpy_helper) for p in sorted(glob.glob(os.path.join(ds, "input_*.pb")))
+            ]
+            outs = [
+                _load_pb(p, numpy_helper)
+                for p in sorted(glob.glob(os.path.join(ds, "output_*.pb")))
+            ]
             data_sets.append((ins, outs))
         cases.append(
-            Case(os.path.basename(d), model.SerializeToString(),
-                 [i.name for i in model.graph.input], data_sets, 1e-3, 1e-7)
+            Case(
+                os.path.basename(d),
+                model.SerializeToString(),
+                [i.name for i in model.graph.input],
+                data_sets,
+                1e-3,
+                1e-7,
+            )
         )
     return cases
 
@@ -76,8 +86,14 @@ def _generated() -> list[Case]:
         warnings.simplefilter("ignore")  # the generators divide by zero on purpose
         raw = node.collect_testcases()
     return [
-        Case(c.name, c.model.SerializeToString(), [i.name for i in c.model.graph.input],
-             c.data_sets, c.rtol, c.atol)
+        Case(
+            c.name,
+            c.model.SerializeToString(),
+            [i.name for i in c.model.graph.input],
+            c.data_sets,
+            c.rtol,
+            c.atol,
+        )
         for c in raw
     ]
 
@@ -131,7 +147,7 @@ def reference() -> dict[str, Any]:
             sess = ort.InferenceSession(case.model, so, providers=["CPUExecutionProvider"])
             if _passes(lambda f, s=sess: s.run(None, f), case):
                 passing.append(case)
-        except Exception:  # plain onnxruntime fails this case: not required of us
+        except Exception:  # noqa: BLE001, S112 - plain onnxruntime fails it: not required of us
             continue
     return {"all": cases, "passing": passing, "source": source}
 
@@ -144,8 +160,8 @@ def test_conformance(reference, backend):
         try:
             with ortn.Session(case.model, backend=backend) as s:
                 names = [o.name for o in s.outputs]
-                ok = _passes(lambda f, s=s: [s.run(f)[n] for n in names], case)
-        except Exception as exc:
+                ok = _passes(lambda f, s=s, names=names: [s.run(f)[n] for n in names], case)
+        except Exception as exc:  # noqa: BLE001 - every failure is collected and reported
             failures.append(f"{case.name}: {type(exc).__name__}: {exc}")
             continue
         if not ok:

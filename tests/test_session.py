@@ -8,9 +8,8 @@ import os
 import pickle
 
 import numpy as np
-import pytest
-
 import ortnative as ortn
+import pytest
 from ortnative import models
 
 

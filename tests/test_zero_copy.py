@@ -14,8 +14,6 @@ import textwrap
 
 import numpy as np
 import pytest
-
-import ortnative as ortn
 from ortnative import models
 
 MB = 1024 * 1024
@@ -56,6 +54,7 @@ _PROBE = textwrap.dedent(
 def _probe(backend: str, model: str, mode: str = "plain") -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, backend, model, mode, str(N)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,

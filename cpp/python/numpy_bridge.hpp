@@ -79,7 +79,7 @@ class Refs {
  private:
   static constexpr std::size_t kInline = 16;
   PyObject* at(std::size_t i) const { return i < kInline ? inline_[i] : extra_[i - kInline]; }
-  PyObject* inline_[kInline] = {};
+  PyObject* inline_[kInline];  // first n_ are set
   std::vector<PyObject*> extra_;
   std::size_t n_ = 0;
 };

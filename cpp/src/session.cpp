@@ -197,8 +197,9 @@ OrtValue* Session::Impl::make_tensor(const TensorView& t) const {
   const int64_t* shape = t.shape != nullptr ? t.shape : kNoDims;
   const auto type = static_cast<ONNXTensorElementDataType>(t.dtype);
   if (t.dtype == DType::kString) {
-    check(a.CreateTensorAsOrtValue(detail::default_allocator(), shape, t.rank, type, &v),
-          ErrorCode::kOrt, label + ": creating a string tensor");
+    if (OrtStatus* st = a.CreateTensorAsOrtValue(detail::default_allocator(), shape, t.rank, type, &v)) {
+      detail::throw_status(st, ErrorCode::kOrt, label + ": creating a string tensor");
+    }
     const auto* strings = static_cast<const std::string_view*>(t.data);
     const std::size_t n = t.element_count();
     for (std::size_t i = 0; i < n; ++i) {
@@ -217,9 +218,11 @@ OrtValue* Session::Impl::make_tensor(const TensorView& t) const {
   static char kEmpty[16] = {};
   std::size_t bytes = t.byte_size();
   void* data = bytes > 0 ? t.data : static_cast<void*>(kEmpty);
-  check(a.CreateTensorWithDataAsOrtValue(detail::cpu_memory_info(), data, bytes, shape, t.rank,
-                                         type, &v),
-        ErrorCode::kOrt, label + ": wrapping a buffer as a tensor");
+  // (Messages are built only on failure: this is the per-call path.)
+  if (OrtStatus* st = a.CreateTensorWithDataAsOrtValue(detail::cpu_memory_info(), data, bytes,
+                                                       shape, t.rank, type, &v)) {
+    detail::throw_status(st, ErrorCode::kOrt, label + ": wrapping a buffer as a tensor");
+  }
   return v;
 }
 
@@ -729,7 +732,8 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
 
   detail::SmallArray<OrtValue*, 16> in_values(n_in, nullptr);
   ValueReleaser<16> release_inputs{in_values};
-  detail::SmallArray<const char*, 16> in_names(0);
+  detail::SmallArray<const char*, 16> in_names(n_in);  // used if an optional is left out
+  bool own_names = false;
   const char* const* names = s.input_names.data();
   std::size_t n_given = 0;
   for (std::size_t i = 0; i < n_in; ++i) {
@@ -747,23 +751,25 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
         ValueReleaser<16> release_elems{elems};
         for (std::size_t e = 0; e < view.count; ++e) elems[e] = s.make_tensor(view.elements[e]);
         // CreateValue copies the tensors into the sequence; ours are released after.
-        check(a.CreateValue(elems.data(), view.count, ONNX_TYPE_SEQUENCE, &in_values[n_given]),
-              ErrorCode::kInvalidInput, s.label + ": building sequence input '" +
-                                            s.inputs[i].name + "'");
+        if (OrtStatus* st = a.CreateValue(elems.data(), view.count, ONNX_TYPE_SEQUENCE,
+                                          &in_values[n_given])) {
+          detail::throw_status(st, ErrorCode::kInvalidInput,
+                               s.label + ": building sequence input '" + s.inputs[i].name + "'");
+        }
         break;
       }
     }
-    if (n_given != i && in_names.size() == 0) {
+    if (n_given != i && !own_names) {
       // An optional input was left out before this one: names need their own array.
-      in_names = detail::SmallArray<const char*, 16>(n_in, nullptr);
+      own_names = true;
       for (std::size_t j = 0, k = 0; j < i; ++j) {
         if (inputs[j].kind != InputView::Kind::kNone) in_names[k++] = s.input_names[j];
       }
     }
-    if (in_names.size() != 0) in_names[n_given] = s.input_names[i];
+    if (own_names) in_names[n_given] = s.input_names[i];
     ++n_given;
   }
-  if (in_names.size() != 0) names = in_names.data();
+  if (own_names) names = in_names.data();
 
   detail::SmallArray<const char*, 16> out_names(n_out, nullptr);
   detail::SmallArray<OrtValue*, 16> out_values(n_out, nullptr);

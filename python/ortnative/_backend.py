@@ -39,7 +39,7 @@ def _import_native() -> ModuleType | None:
     global _native, native_error
     if _native is None and native_error is None:
         try:
-            from . import _core  # type: ignore[attr-defined]
+            from . import _core
         except ImportError as exc:
             native_error = f"{type(exc).__name__}: {exc}"
         else:
@@ -123,7 +123,10 @@ def set_global_thread_pools(intra_op_threads: int = 0, inter_op_threads: int = 0
     without code. Applies to both backends.
     """
     global _pools
-    for label, value in (("intra_op_threads", intra_op_threads), ("inter_op_threads", inter_op_threads)):
+    for label, value in (
+        ("intra_op_threads", intra_op_threads),
+        ("inter_op_threads", inter_op_threads),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidArgumentError(f"{label} must be an int >= 0, got {value!r}")
     if _native is not None:

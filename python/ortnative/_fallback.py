@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -29,8 +29,7 @@ from .errors import (
 _ort: Any = None
 _pools_lock = threading.Lock()
 _pools_requested: tuple[int, int] | None = None
-_pools_state: str | None = None  # None: not set up; "global": shared pools exist; "own"
-_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : (\d+) : [A-Z_]+ : ", re.S)
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : (\d+) : [A-Z_]+ : ", re.DOTALL)
 
 _TYPE_MAP = {
     "float": "float32",
@@ -62,14 +61,16 @@ def _onnxruntime() -> Any:
 
 
 def set_global_thread_pools(intra: int, inter: int) -> None:
+    """Sizes for sessions that ask for the shared pools (threads 0).
+
+    onnxruntime's Python API can share pools between sessions only by switching the
+    whole process to global pools, after which it refuses every session that has pools
+    of its own, the user's plain onnxruntime sessions included. The fallback will not
+    do that to its host process: each of its sessions gets pools of its own, of these
+    sizes.
+    """
     global _pools_requested
     with _pools_lock:
-        if _pools_state is not None and _pools_requested != (intra, inter):
-            cur = _pools_requested or (0, 0)
-            raise InvalidArgumentError(
-                f"the shared thread pools already exist (intra={cur[0]}, inter={cur[1]}); "
-                "set their sizes before the first session is created"
-            )
         _pools_requested = (intra, inter)
 
 
@@ -84,24 +85,16 @@ def _env_threads(name: str) -> int:
     return int(raw)
 
 
-def _shared_pools() -> bool:
-    """Sets up onnxruntime's global thread pools once; False if they can't be used
-    (onnxruntime's environment already existed without them)."""
-    global _pools_state, _pools_requested
+def _shared_sizes() -> tuple[int, int]:
+    """The sizes a session with threads 0 gets (0: onnxruntime's default)."""
+    global _pools_requested
     with _pools_lock:
-        if _pools_state is None:
-            if _pools_requested is None:
-                _pools_requested = (
-                    _env_threads("ORTNATIVE_INTRA_OP_THREADS"),
-                    _env_threads("ORTNATIVE_INTER_OP_THREADS"),
-                )
-            state = _onnxruntime().capi._pybind_state
-            try:
-                state.set_global_thread_pool_sizes(*_pools_requested)
-                _pools_state = "global"
-            except Exception:  # the environment exists already; sessions use their own
-                _pools_state = "own"
-        return _pools_state == "global"
+        if _pools_requested is None:
+            _pools_requested = (
+                _env_threads("ORTNATIVE_INTRA_OP_THREADS"),
+                _env_threads("ORTNATIVE_INTER_OP_THREADS"),
+            )
+        return _pools_requested
 
 
 def _numpy_dtype(type_str: str) -> np.dtype | None:
@@ -119,7 +112,8 @@ def _numpy_dtype(type_str: str) -> np.dtype | None:
             import ml_dtypes
         except ImportError:
             return None
-        return np.dtype(ml_dtypes.bfloat16)
+        bf16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bf16
     return np.dtype(name)
 
 
@@ -219,16 +213,13 @@ class PythonSession:
         self._closed = False
         so = ort.SessionOptions()
         so.log_severity_level = 3
-        if _shared_pools():
-            # onnxruntime's Python API refuses per-session pools once the shared ones
-            # exist, so on this backend a session's own thread counts are not applied:
-            # it shares the pools like any other (results are the same).
-            so.use_per_session_threads = False
-        else:
-            if opts.intra_op_threads:
-                so.intra_op_num_threads = opts.intra_op_threads
-            if opts.inter_op_threads:
-                so.inter_op_num_threads = opts.inter_op_threads
+        intra, inter = opts.intra_op_threads, opts.inter_op_threads
+        if intra == 0 and inter == 0:
+            intra, inter = _shared_sizes()
+        if intra:
+            so.intra_op_num_threads = intra
+        if inter:
+            so.inter_op_num_threads = inter
         so.graph_optimization_level = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
             "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -243,7 +234,7 @@ class PythonSession:
         for k, v in opts.config.items():
             try:
                 so.add_session_config_entry(k, v)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - re-raised as our type
                 raise InvalidArgumentError(
                     f"{self._label}: session config entry '{k}': {_strip(exc)}"
                 ) from None
@@ -277,7 +268,7 @@ class PythonSession:
             where = f"loading the model from {len(source)} bytes failed"
         try:
             self._sess = ort.InferenceSession(source, so, providers=providers)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; re-raised
             err = ModelLoadError(f"{self._label}: {where}: {_strip(exc)}")
             err.ort_code = _ort_code(exc)
             raise err from None
@@ -449,7 +440,7 @@ class PythonSession:
             else:
                 try:
                     return dict(zip(self._out_names, run(self._out_names, feeds, None)))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - re-raised as our type
                     raise self._run_error(exc, feeds) from None
         return self._run_general(run, feeds, outputs, out)
 
@@ -529,7 +520,7 @@ class PythonSession:
         # 8: run.
         try:
             results = run(names, ort_feeds, None)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - re-raised as our type
             raise self._run_error(exc, given) from None
         if targets:
             return self._deliver(names, results, targets, given)
@@ -554,16 +545,20 @@ class PythonSession:
                 import ctypes
 
                 n = int(np.prod(value.shape()))
-                raw = (ctypes.c_uint16 * n).from_address(value.data_ptr()) if n else []
+                raw: Any = (ctypes.c_uint16 * n).from_address(value.data_ptr()) if n else []
                 arr = np.array(raw, dtype=np.uint16).reshape(value.shape())
-                results.append(arr.view(self._out_by_name[name].dtype))
+                bf16 = self._out_by_name[name].dtype
+                assert bf16 is not None  # the model has bfloat16 outputs: ml_dtypes loaded
+                results.append(arr.view(bf16))
             else:
                 results.append(value.numpy())
         return results
 
-    def _unknown_feed(self, name: Any) -> None:
+    def _unknown_feed(self, name: Any) -> NoReturn:
         if type(name) is not str:
-            raise self._fail(InvalidInputError, f"feed names must be str, got {type(name).__name__}")
+            raise self._fail(
+                InvalidInputError, f"feed names must be str, got {type(name).__name__}"
+            )
         raise self._fail(
             InvalidInputError,
             f"unknown input name '{name}' (expected one of: "

@@ -54,8 +54,7 @@ def normalize(
                 provs.append((p[0], [(str(k), str(v)) for k, v in p[1].items()]))
             else:
                 raise InvalidArgumentError(
-                    "each provider must be a name or a (name, {option: value}) pair, "
-                    f"got {p!r}"
+                    f"each provider must be a name or a (name, {{option: value}}) pair, got {p!r}"
                 )
     if graph_optimization not in GRAPH_OPTIMIZATIONS:
         raise InvalidArgumentError(

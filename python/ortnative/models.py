@@ -83,9 +83,7 @@ def mlp(sizes: Sequence[int] = (256, 256, 256, 10), batch: int | str = "N", seed
     return _model(graph)
 
 
-def small_cnn(
-    classes: int = 1000, size: int = 224, batch: int | str = "N", seed: int = 0
-) -> bytes:
+def small_cnn(classes: int = 1000, size: int = 224, batch: int | str = "N", seed: int = 0) -> bytes:
     """A small image classifier: 4 strided 3x3 conv+relu stages (3-16-32-64-128
     channels), global average pool, a dense layer and softmax. Input ``image``
     float32 [N, 3, size, size] (normalised RGB, NCHW); output ``probs`` [N, classes]."""
@@ -175,7 +173,10 @@ def two_inputs() -> bytes:
         [h.make_node("Add", ["a", "b"], ["sum"]), h.make_node("Mul", ["a", "b"], ["prod"])],
         "two_inputs",
         [h.make_tensor_value_info("a", f, ["N", 3]), h.make_tensor_value_info("b", f, ["N", 3])],
-        [h.make_tensor_value_info("sum", f, ["N", 3]), h.make_tensor_value_info("prod", f, ["N", 3])],
+        [
+            h.make_tensor_value_info("sum", f, ["N", 3]),
+            h.make_tensor_value_info("prod", f, ["N", 3]),
+        ],
     )
     return _model(graph)
 
@@ -207,9 +208,7 @@ def lying_shape() -> bytes:
         [h.make_tensor_value_info("x", f, ["N", 4])],
         [h.make_tensor_value_info("y", f, ["N", 4])],
     )
-    model = _onnx().helper.make_model(
-        graph, opset_imports=[_onnx().helper.make_opsetid("", OPSET)]
-    )
+    model = _onnx().helper.make_model(graph, opset_imports=[_onnx().helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     return bytes(model.SerializeToString())  # not checked: the checker would object
 

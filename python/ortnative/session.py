@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -15,6 +13,11 @@ from . import _backend
 from ._options import ProviderSpec, SessionOptions, normalize
 from ._types import TensorInfo
 from .errors import InvalidTypeError
+
+if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import time)
+    import concurrent.futures
+
+    from typing_extensions import Self
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 Feeds = Union[Mapping[str, Any], Sequence[Any], np.ndarray]
@@ -27,6 +30,8 @@ def _shared_executor() -> concurrent.futures.ThreadPoolExecutor:
     """Threads for run_async/arun (runs release the GIL, so they overlap)."""
     global _executor
     if _executor is None:
+        import concurrent.futures
+
         with _executor_lock:
             if _executor is None:
                 _executor = concurrent.futures.ThreadPoolExecutor(
@@ -36,7 +41,7 @@ def _shared_executor() -> concurrent.futures.ThreadPoolExecutor:
     return _executor
 
 
-def _source(model: Any) -> tuple[str | bytes | memoryview, str]:
+def _source(model: Any) -> tuple[str | bytes | bytearray | memoryview, str]:
     """(what to load, name used in messages)."""
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
@@ -121,12 +126,18 @@ class Session:
         backend: str | None = None,
     ) -> None:
         opts = normalize(
-            providers, intra_op_threads, inter_op_threads, graph_optimization, execution_mode, config
+            providers,
+            intra_op_threads,
+            inter_op_threads,
+            graph_optimization,
+            execution_mode,
+            config,
         )
         chosen = _backend.resolve(backend)
         source, name = _source(model)
         self._impl = _make_impl(chosen, source, opts, name)
-        self._run = self._impl.run
+        # The native backend hands out its run as a builtin bound to the session.
+        self._run = self._impl.bound_run() if chosen == "native" else self._impl.run
         self._backend = chosen
         self._requested = backend
         self._model = model
@@ -160,7 +171,8 @@ class Session:
         :class:`InvalidTypeError` for bad feeds, :class:`SessionClosedError` after
         :meth:`close`, :class:`OrtError` when ORT fails.
         """
-        return self._run(feeds, outputs, out)
+        result: dict[str, np.ndarray] = self._run(feeds, outputs, out)
+        return result
 
     def run_async(
         self,
@@ -183,6 +195,8 @@ class Session:
         out: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """``await session.arun(feeds)``: :meth:`run` without blocking the event loop."""
+        import asyncio
+
         return await asyncio.wrap_future(self.run_async(feeds, outputs, out=out))
 
     # -- lifetime ------------------------------------------------------------------
@@ -195,7 +209,7 @@ class Session:
     def closed(self) -> bool:
         return bool(self._impl.closed)
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,214 @@
+"""Import-time behaviour, each in a fresh interpreter: backend choice and forcing,
+living next to plain onnxruntime in either import order, and clear errors when ONNX
+Runtime is missing or the library given is not one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import require_backend
+
+
+def _python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    for k in ("ORTNATIVE_BACKEND", "ORTNATIVE_ORT_LIBRARY"):
+        full_env.pop(k, None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full_env,
+    )
+
+
+_USE_BOTH = """
+    import numpy as np
+    {first}
+    {second}
+    from ortnative import models
+    m = models.add_one((1, 4))
+    x = np.ones((1, 4), np.float32)
+    a = onnxruntime.InferenceSession(m).run(None, {{"x": x}})[0]
+    s = ortnative.Session(m, backend="{backend}")
+    b = s.run({{"x": x}})["y"]
+    c = onnxruntime.InferenceSession(m).run(None, {{"x": x}})[0]  # onnxruntime still fine
+    assert (a == b).all() and (b == c).all() and (a == 2).all()
+    print("ok", ortnative.backend)
+"""
+
+
+@pytest.mark.parametrize("order", ["ortnative-first", "onnxruntime-first"])
+def test_works_next_to_onnxruntime(backend, order):
+    first, second = "import ortnative", "import onnxruntime"
+    if order == "onnxruntime-first":
+        first, second = second, first
+    proc = _python(_USE_BOTH.format(first=first, second=second, backend=backend))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok")
+
+
+def test_force_python_backend():
+    proc = _python(
+        "import sys, ortnative; print(ortnative.backend, 'ortnative._core' in sys.modules)",
+        {"ORTNATIVE_BACKEND": "python"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["python", "False"]
+
+
+def test_force_native_backend():
+    require_backend("native")
+    proc = _python("import ortnative; print(ortnative.backend)", {"ORTNATIVE_BACKEND": "native"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "native"
+
+
+_BLOCK_CORE = """
+    import sys
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name == "ortnative._core":
+                raise ImportError("simulated: the extension cannot load here")
+    sys.meta_path.insert(0, Block())
+"""
+
+
+def test_fallback_when_native_cannot_load():
+    proc = _python(
+        _BLOCK_CORE
+        + """
+    import numpy as np, ortnative
+    from ortnative import models
+    print(ortnative.backend)
+    print(ortnative.native_error)
+    s = ortnative.Session(models.add_one((1, 4)))
+    assert (s.run({"x": np.zeros((1, 4), np.float32)})["y"] == 1).all()
+    """
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "python"
+    assert "simulated: the extension cannot load here" in lines[1]
+
+
+def test_forcing_native_when_it_cannot_load_says_why():
+    proc = _python(_BLOCK_CORE + "    import ortnative\n", {"ORTNATIVE_BACKEND": "native"})
+    assert proc.returncode != 0
+    assert "ORTNATIVE_BACKEND=native, but ortnative._core did not load" in proc.stderr
+    assert "simulated: the extension cannot load here" in proc.stderr
+
+
+def test_bad_backend_value():
+    proc = _python("import ortnative", {"ORTNATIVE_BACKEND": "gpu"})
+    assert proc.returncode != 0
+    assert "ORTNATIVE_BACKEND must be 'native' or 'python'" in proc.stderr
+
+
+def test_missing_onnxruntime_says_what_to_install():
+    # The package looks for onnxruntime with importlib.util.find_spec (without
+    # importing it); make that find nothing.
+    proc = _python("""
+    import importlib.util
+    real = importlib.util.find_spec
+    importlib.util.find_spec = lambda name, package=None: (
+        None if name.split(".")[0] == "onnxruntime" else real(name, package))
+    import ortnative
+    """)
+    assert proc.returncode != 0
+    assert "ImportError: ortnative needs ONNX Runtime" in proc.stderr
+    assert "pip install onnxruntime" in proc.stderr
+
+
+def test_bad_library_path_is_a_clear_error(tmp_path):
+    require_backend("native")
+    not_a_lib = tmp_path / "libonnxruntime.so"
+    not_a_lib.write_text("not a shared library")
+    proc = _python(
+        """
+    import ortnative
+    try:
+        ortnative.ort_version("native")
+    except ortnative.RuntimeLoadError as e:
+        print("RuntimeLoadError", e)
+    """,
+        {"ORTNATIVE_ORT_LIBRARY": str(not_a_lib)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("RuntimeLoadError")
+    assert str(not_a_lib) in proc.stdout
+    assert "could not open" in proc.stdout
+    assert "ORTNATIVE_ORT_LIBRARY" in proc.stdout
+
+
+def test_library_without_ort_symbol(tmp_path):
+    require_backend("native")
+    import ortnative
+
+    # Any real shared library that is not ONNX Runtime: the extension itself.
+    lib = ortnative._backend.native_module().__file__
+    proc = _python(
+        """
+    import ortnative
+    try:
+        ortnative.ort_version("native")
+    except ortnative.RuntimeLoadError as e:
+        print(e)
+    """,
+        {"ORTNATIVE_ORT_LIBRARY": lib},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "has no OrtGetApiBase symbol" in proc.stdout
+
+
+def test_thread_pool_sizes_from_environment(backend):
+    proc = _python(
+        f"""
+    import numpy as np, ortnative
+    from ortnative import models
+    s = ortnative.Session(models.add_one((1, 4)), backend="{backend}")
+    assert (s.run({{"x": np.zeros((1, 4), np.float32)}})["y"] == 1).all()
+    print("ok")
+    """,
+        {"ORTNATIVE_INTRA_OP_THREADS": "1", "ORTNATIVE_INTER_OP_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_bad_thread_pool_environment(backend):
+    proc = _python(
+        f"""
+    import ortnative
+    from ortnative import models
+    try:
+        ortnative.Session(models.add_one((1, 4)), backend="{backend}")
+    except ortnative.InvalidArgumentError as e:
+        print(e)
+    """,
+        {"ORTNATIVE_INTRA_OP_THREADS": "many"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ORTNATIVE_INTRA_OP_THREADS='many' is not a thread count" in proc.stdout
+
+
+def test_set_global_thread_pools_after_start_is_refused():
+    require_backend("native")
+    proc = _python("""
+    import ortnative
+    from ortnative import models
+    ortnative.set_global_thread_pools(2, 1)
+    s = ortnative.Session(models.add_one((1, 4)), backend="native")
+    ortnative.set_global_thread_pools(2, 1)  # same sizes: fine
+    try:
+        ortnative.set_global_thread_pools(1, 1)
+    except ortnative.InvalidArgumentError as e:
+        print(e)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "the shared thread pools already exist (intra=2, inter=1)" in proc.stdout
