@@ -19,6 +19,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.smoke
 def test_demo_runs_end_to_end(backend):
     proc = _cli("demo", "--runs", "5", "--warmup", "1", "--backend", backend)
     assert proc.returncode == 0, proc.stderr
@@ -30,6 +31,7 @@ def test_demo_runs_end_to_end(backend):
     assert "ortnative Session.run" in out
 
 
+@pytest.mark.smoke
 def test_info(backend, tmp_path):
     path = tmp_path / "mlp.onnx"
     path.write_bytes(models.mlp())

@@ -103,7 +103,7 @@ def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
         return (
             isinstance(got, list)
             and len(got) == len(want)
-            and all(_close(g, w, rtol, atol) for g, w in zip(got, want))
+            and all(_close(g, w, rtol, atol) for g, w in zip(got, want, strict=False))
         )
     if want is None:
         return got is None
@@ -120,7 +120,7 @@ def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
 
 
 def _feeds(case: Case, inputs: list[Any]) -> dict[str, Any]:
-    return dict(zip(case.input_names, inputs))
+    return dict(zip(case.input_names, inputs, strict=False))
 
 
 def _passes(run: Any, case: Case) -> bool:
@@ -128,7 +128,7 @@ def _passes(run: Any, case: Case) -> bool:
         got = run(_feeds(case, inputs))
         if len(got) != len(outputs):
             return False
-        if not all(_close(g, w, case.rtol, case.atol) for g, w in zip(got, outputs)):
+        if not all(_close(g, w, case.rtol, case.atol) for g, w in zip(got, outputs, strict=False)):
             return False
     return True
 

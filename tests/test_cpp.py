@@ -92,6 +92,97 @@ def test_example_matches_python(built, tmp_path):
     assert re.search(r"bench: 20 runs, median [\d.]+ us, p99 [\d.]+ us", proc.stdout)
 
 
+@pytest.fixture(scope="module")
+def installed(built) -> str:
+    """`cmake --install` of the C++ package (component cpp) into a prefix."""
+    prefix = os.path.join(ROOT, "build", "ctest-install")
+    shutil.rmtree(prefix, ignore_errors=True)
+    proc = subprocess.run(
+        ["cmake", "--install", built, "--prefix", prefix, "--component", "cpp"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for rel in (
+        "include/ortnative/ortnative.hpp",
+        "lib/cmake/ortnative/ortnativeConfig.cmake",
+        "lib/pkgconfig/ortnative.pc",
+    ):
+        assert os.path.exists(os.path.join(prefix, rel)) or os.path.exists(
+            os.path.join(prefix, rel.replace("lib/", "lib64/"))
+        ), rel
+    return prefix
+
+
+def _run_example(exe: str, model: str) -> str:
+    lib = _ortlib.candidates()
+    cmd = [exe, model, *(["--ort-library", lib[0]] if lib else [])]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_example_against_installed_package(installed, tmp_path):
+    # The example as a project of its own: find_package(ortnative CONFIG) from the
+    # install prefix, not the build tree.
+    build = tmp_path / "example-build"
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    for cmd in (
+        [
+            "cmake",
+            "-S",
+            os.path.join(ROOT, "cpp", "examples"),
+            "-B",
+            str(build),
+            *gen,
+            f"-DCMAKE_PREFIX_PATH={installed}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        ["cmake", "--build", str(build)],
+    ):
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    model = tmp_path / "two.onnx"
+    model.write_bytes(models.two_inputs())
+    exe = str(build / "ortnative-run")
+    out = _run_example(exe, str(model))
+    # Inputs a, b are float32 [1, 3] filled with i % 7: a = b = (0, 1, 2).
+    a = (np.arange(3) % 7).astype(np.float32)[None]
+    want = ortn.Session(models.two_inputs()).run({"a": a, "b": a})
+    assert f"sum: float32 (1, 3) [{', '.join(f'{v:g}' for v in want['sum'][0])}]" in out
+    assert f"prod: float32 (1, 3) [{', '.join(f'{v:g}' for v in want['prod'][0])}]" in out
+
+
+@pytest.mark.skipif(shutil.which("pkg-config") is None, reason="pkg-config is not installed")
+def test_pkg_config_build(installed, tmp_path):
+    compiler = shutil.which("c++") or shutil.which("g++")
+    if compiler is None:
+        pytest.skip("no C++ compiler on PATH")
+    pc_dir = os.path.join(installed, "lib", "pkgconfig")
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "ortnative"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PKG_CONFIG_PATH": pc_dir},
+    ).stdout.split()
+    exe = str(tmp_path / "ortnative-run-pc")
+    src = os.path.join(ROOT, "cpp", "examples", "ortnative_run.cpp")
+    proc = subprocess.run(
+        [compiler, "-O1", src, "-o", exe, *flags],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model = tmp_path / "mlp.onnx"
+    model.write_bytes(models.mlp())
+    assert "y: float32 (1, 10)" in _run_example(exe, str(model))
+
+
 def test_example_reports_errors(built, tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")

@@ -8,8 +8,9 @@ checks the two backends word it identically.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import ortnative as ortn
@@ -493,6 +494,7 @@ def _good_value(info: ortn.TensorInfo) -> Any:
     return np.zeros(shape, info.dtype)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, backend: str):
     err = _trigger(case, backend)
@@ -502,6 +504,7 @@ def test_bad_input(case: Case, backend: str):
     assert __import__("re").search(case.match, str(err)), str(err)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_same_message_on_both_backends(case: Case):
     require_backend("native")

@@ -44,6 +44,7 @@ _USE_BOTH = """
 """
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("order", ["ortnative-first", "onnxruntime-first"])
 def test_works_next_to_onnxruntime(backend, order):
     first, second = "import ortnative", "import onnxruntime"

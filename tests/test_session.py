@@ -13,6 +13,7 @@ import pytest
 from ortnative import models
 
 
+@pytest.mark.smoke
 def test_metadata(make_session):
     s = make_session(models.two_inputs())
     assert [i.name for i in s.inputs] == ["a", "b"]
@@ -32,6 +33,7 @@ def test_unknown_dims_are_none(make_session):
     assert s.inputs[0].shape == (None, 2)
 
 
+@pytest.mark.smoke
 def test_run_forms_agree(make_session):
     s = make_session(models.two_inputs())
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
@@ -62,6 +64,7 @@ def test_outputs_subset(make_session):
     assert list(got) == ["prod", "sum"]
 
 
+@pytest.mark.smoke
 def test_out_written_in_place(make_session):
     s = make_session(models.two_inputs())
     a = np.arange(3, dtype=np.float32)[None]
@@ -99,6 +102,7 @@ def test_non_contiguous_input_is_accepted(make_session):
         "bool",
     ],
 )
+@pytest.mark.smoke
 def test_dtypes_round_trip(make_session, dtype):
     s = make_session(models.identity(dtype, shape=("N", 3)))
     assert s.inputs[0].dtype == np.dtype(dtype)
@@ -129,6 +133,7 @@ def test_bfloat16_round_trip(make_session):
     ],
     ids=["unicode", "object", "list", "bytes"],
 )
+@pytest.mark.smoke
 def test_strings_round_trip(make_session, make):
     s = make_session(models.identity("str", shape=("N",)))
     assert s.inputs[0].dtype == np.dtype(object)
@@ -148,6 +153,7 @@ def test_scalar_and_empty(make_session):
     assert y.shape == (0, 3)
 
 
+@pytest.mark.smoke
 def test_sequences(make_session):
     s = make_session(models.sequence_model())
     parts = [np.array([1.0, 2.0], np.float32), np.array([3.0], np.float32)]
@@ -204,16 +210,17 @@ def test_run_async_and_arun(make_session):
     s = make_session(models.add_one(("N", 4)))
     xs = [np.full((2, 4), i, np.float32) for i in range(16)]
     futs = [s.run_async({"x": x}) for x in xs]
-    for x, f in zip(xs, futs):
+    for x, f in zip(xs, futs, strict=False):
         np.testing.assert_array_equal(f.result(timeout=60)["y"], x + 1)
 
     async def main():
         return await asyncio.gather(*(s.arun({"x": x}) for x in xs))
 
-    for x, got in zip(xs, asyncio.run(main())):
+    for x, got in zip(xs, asyncio.run(main()), strict=False):
         np.testing.assert_array_equal(got["y"], x + 1)
 
 
+@pytest.mark.smoke
 def test_close_and_context_manager(make_session, backend):
     with ortn.Session(models.add_one(), backend=backend) as s:
         y = s.run({"x": np.zeros((1, 4), np.float32)})["y"]
@@ -226,6 +233,7 @@ def test_close_and_context_manager(make_session, backend):
     assert "closed" in repr(s)
 
 
+@pytest.mark.smoke
 def test_outputs_outlive_session(backend):
     from ortnative import _backend
 
@@ -284,6 +292,7 @@ def test_session_in_process_pool(backend):
     assert got == [4.0 * (i + 1) for i in range(4)]
 
 
+@pytest.mark.smoke
 def test_ort_version_and_providers(backend):
     import onnxruntime
 

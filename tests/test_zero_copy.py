@@ -63,6 +63,7 @@ def _probe(backend: str, model: str, mode: str = "plain") -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.smoke
 def test_input_is_read_in_place(backend):
     got = _probe(backend, "reduce")
     assert got["ok"]

@@ -1,10 +1,9 @@
 """Type stubs for ortnative._core, the native backend (use the ortnative package)."""
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
-from typing_extensions import TypeAlias
 
 ERROR_CODES: dict[int, str]
 

@@ -439,7 +439,9 @@ class PythonSession:
                     break
             else:
                 try:
-                    return dict(zip(self._out_names, run(self._out_names, feeds, None)))
+                    return dict(
+                        zip(self._out_names, run(self._out_names, feeds, None), strict=False)
+                    )
                 except Exception as exc:  # noqa: BLE001 - re-raised as our type
                     raise self._run_error(exc, feeds) from None
         return self._run_general(run, feeds, outputs, out)
@@ -472,7 +474,7 @@ class PythonSession:
                     f"{len(feeds)} feeds were given in order, but the model has "
                     f"{len(in_specs)} inputs ({msg.quoted([s.name for s in in_specs])})",
                 )
-            for spec, value in zip(in_specs, feeds):
+            for spec, value in zip(in_specs, feeds, strict=False):
                 given[spec.name] = self._convert(spec, value)
         else:
             raise InvalidTypeError(
@@ -524,7 +526,7 @@ class PythonSession:
             raise self._run_error(exc, given) from None
         if targets:
             return self._deliver(names, results, targets, given)
-        return dict(zip(names, results))
+        return dict(zip(names, results, strict=False))
 
     def _run_bfloat16(self, names: list[str], feeds: dict[str, Any], _opts: Any) -> list[Any]:
         ort = _onnxruntime()
@@ -540,7 +542,7 @@ class PythonSession:
         if sess is None:
             raise self._fail(SessionClosedError, "session is closed")
         results = []
-        for name, value in zip(names, sess.run_with_ort_values(names, values)):
+        for name, value in zip(names, sess.run_with_ort_values(names, values), strict=False):
             if self._out_by_name[name].dtype_name == "bfloat16":
                 import ctypes
 
@@ -639,7 +641,7 @@ class PythonSession:
         given: dict[str, Any],
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, value in zip(names, results):
+        for name, value in zip(names, results, strict=False):
             arr = targets.get(name)
             if arr is None:
                 out[name] = value

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 
-Dim = Union[int, str, None]
+Dim = int | str | None
 
 
 class TensorInfo(NamedTuple):

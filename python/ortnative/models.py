@@ -7,6 +7,7 @@ generator, so a model is the same every time. Needs the ``onnx`` package (the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +64,7 @@ def mlp(sizes: Sequence[int] = (256, 256, 256, 10), batch: int | str = "N", seed
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
     prev = "x"
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
         b = (rng.standard_normal(n_out) * 0.01).astype(np.float32)
         inits += [_init(f"w{i}", w), _init(f"b{i}", b)]

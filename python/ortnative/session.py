@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import ti
     from typing_extensions import Self
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-Feeds = Union[Mapping[str, Any], Sequence[Any], np.ndarray]
+Feeds = Mapping[str, Any] | Sequence[Any] | np.ndarray
 
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
