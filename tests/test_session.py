@@ -55,6 +55,21 @@ def test_single_array_feed_and_mapping(make_session):
     np.testing.assert_array_equal(s.run(MappingProxyType({"x": x}))["y"], x + 1)
 
 
+def test_run_keywords(make_session):
+    s = make_session(models.two_inputs())
+    a = np.ones((1, 3), np.float32)
+    out = np.empty((1, 3), np.float32)
+    got = s.run(feeds={"a": a, "b": a}, outputs=["sum"], out={"sum": out})
+    assert got["sum"] is out
+    np.testing.assert_array_equal(out, a + a)
+    with pytest.raises(TypeError):
+        s.run({"a": a, "b": a}, outputz=["sum"])
+    with pytest.raises(TypeError):
+        s.run()
+    with pytest.raises(TypeError):
+        s.run({"a": a, "b": a}, None, None, None)
+
+
 def test_outputs_subset(make_session):
     s = make_session(models.two_inputs())
     a = np.ones((1, 3), np.float32)

@@ -440,28 +440,58 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
 }
 
 // Session.run's per-call entry point, bypassing pybind11's argument dispatch (about a
-// thousand instructions a call in callgrind): a METH_FASTCALL function whose self is
-// a capsule holding the PySession and, as its context, a reference to the Python
-// object that owns it. Positional arguments: feeds, outputs=None, out=None.
-PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs < 1 || nargs > 3) {
-    PyErr_SetString(PyExc_TypeError, "run(feeds, outputs=None, out=None)");
+// thousand instructions a call in callgrind): a METH_FASTCALL builtin whose self is a
+// capsule holding the PySession and, as its context, a reference to the Python object
+// that owns it. The Python Session installs it as the instance's `run`, so a call
+// goes straight here. Signature: run(feeds, outputs=None, out=None).
+PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                       PyObject* kwnames) {
+  PyObject* slots[3] = {nullptr, Py_None, Py_None};  // feeds, outputs, out
+  static const char* const kNames[3] = {"feeds", "outputs", "out"};
+  if (nargs > 3) {
+    PyErr_Format(PyExc_TypeError, "run() takes at most 3 arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < nargs; ++i) slots[i] = args[i];
+  if (kwnames != nullptr) {
+    const Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nk; ++k) {
+      PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+      int slot = -1;
+      for (int j = 0; j < 3 && slot < 0; ++j) {
+        if (PyUnicode_CompareWithASCIIString(key, kNames[j]) == 0) slot = j;
+      }
+      if (slot < 0) {
+        PyErr_Format(PyExc_TypeError, "run() got an unexpected keyword argument '%U'", key);
+        return nullptr;
+      }
+      if (slot < nargs) {
+        PyErr_Format(PyExc_TypeError, "run() got multiple values for argument '%s'",
+                     kNames[slot]);
+        return nullptr;
+      }
+      slots[slot] = args[nargs + k];
+    }
+  }
+  if (slots[0] == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "run() missing required argument 'feeds'");
     return nullptr;
   }
   auto* session = static_cast<PySession*>(PyCapsule_GetPointer(self, nullptr));
   if (session == nullptr) return nullptr;
   try {
-    return session->run(args[0], nargs > 1 ? args[1] : Py_None, nargs > 2 ? args[2] : Py_None)
-        .release()
-        .ptr();
+    return session->run(slots[0], slots[1], slots[2]).release().ptr();
   } catch (...) {
     py::detail::try_translate_exceptions();
     return nullptr;
   }
 }
 
-PyMethodDef g_run_def = {"run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
-                         METH_FASTCALL, "run(feeds, outputs=None, out=None) -> dict"};
+PyMethodDef g_run_def = {
+    "run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "run(feeds, outputs=None, out=None) -> dict[str, numpy.ndarray]\n\n"
+    "Runs the model (see ortnative.Session.run)."};
 
 void release_owner(PyObject* capsule) {
   Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(capsule)));

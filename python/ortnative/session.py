@@ -98,18 +98,6 @@ class Session:
     Sessions pickle: unpickling loads the model again from the same path or bytes.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_backend",
-        "_impl",
-        "_model",
-        "_options",
-        "_requested",
-        "_run",
-        "inputs",
-        "outputs",
-    )
-
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
 
@@ -136,8 +124,12 @@ class Session:
         chosen = _backend.resolve(backend)
         source, name = _source(model)
         self._impl = _make_impl(chosen, source, opts, name)
-        # The native backend hands out its run as a builtin bound to the session.
+        # The per-call path: the backend's own run, installed on the instance so that a
+        # call skips this class's Python-level run() below (one frame less per call).
+        # On the native backend it is a builtin bound to the session; both take
+        # (feeds, outputs=None, out=None) like run().
         self._run = self._impl.bound_run() if chosen == "native" else self._impl.run
+        self.run = self._run  # type: ignore[method-assign]
         self._backend = chosen
         self._requested = backend
         self._model = model
@@ -170,6 +162,9 @@ class Session:
         kept alive by the array. Raises :class:`InvalidInputError` /
         :class:`InvalidTypeError` for bad feeds, :class:`SessionClosedError` after
         :meth:`close`, :class:`OrtError` when ORT fails.
+
+        (Each instance replaces this method with its backend's run, which behaves
+        the same; this one documents it and serves subclasses that call it.)
         """
         result: dict[str, np.ndarray] = self._run(feeds, outputs, out)
         return result
