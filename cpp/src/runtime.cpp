@@ -151,7 +151,9 @@ OrtEnv* env() {
   const OrtApi& a = *g_api;
   if (s.intra < 0) s.intra = env_int("ORTNATIVE_INTRA_OP_THREADS", 0);
   if (s.inter < 0) s.inter = env_int("ORTNATIVE_INTER_OP_THREADS", 0);
-  int level = env_int("ORTNATIVE_LOG_LEVEL", ORT_LOGGING_LEVEL_ERROR);
+  // Fatal only by default: ORT's errors reach the caller as exceptions already, and an
+  // error ORT logs for a run ortnative retries (a wrong planned shape) is not one.
+  int level = env_int("ORTNATIVE_LOG_LEVEL", ORT_LOGGING_LEVEL_FATAL);
   if (level > ORT_LOGGING_LEVEL_FATAL) level = ORT_LOGGING_LEVEL_FATAL;
 
   OrtThreadingOptions* tp = nullptr;
