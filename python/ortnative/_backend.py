@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from types import ModuleType
-from typing import Any
 
 from . import _ortlib
 from .errors import InvalidArgumentError
@@ -112,17 +111,16 @@ def ort_version(which: str | None = None) -> str:
     return str(onnxruntime.__version__)
 
 
-_pools: tuple[int, int] | None = None
-
-
 def set_global_thread_pools(intra_op_threads: int = 0, inter_op_threads: int = 0) -> None:
     """Sets the sizes of the thread pools all sessions share (0 = ORT's default).
 
     Call it before the first session is created; the environment variables
     ``ORTNATIVE_INTRA_OP_THREADS`` / ``ORTNATIVE_INTER_OP_THREADS`` do the same
-    without code. Applies to both backends.
+    without code. Raises :class:`InvalidArgumentError` once the native pools exist
+    with other sizes. On the python backend, where sessions cannot share pools without
+    breaking the host's own onnxruntime sessions, each session gets pools of these
+    sizes instead.
     """
-    global _pools
     for label, value in (
         ("intra_op_threads", intra_op_threads),
         ("inter_op_threads", inter_op_threads),
@@ -134,7 +132,6 @@ def set_global_thread_pools(intra_op_threads: int = 0, inter_op_threads: int = 0
     from . import _fallback
 
     _fallback.set_global_thread_pools(intra_op_threads, inter_op_threads)
-    _pools = (intra_op_threads, inter_op_threads)
 
 
 def available_providers(which: str | None = None) -> list[str]:
@@ -144,8 +141,3 @@ def available_providers(which: str | None = None) -> list[str]:
     import onnxruntime
 
     return list(onnxruntime.get_available_providers())
-
-
-def describe() -> dict[str, Any]:
-    """Facts for bug reports and test headers."""
-    return {"backend": backend, "native_error": native_error, "forced": _forced or None}
