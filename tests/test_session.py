@@ -157,6 +157,14 @@ def test_strings_round_trip(make_session, make):
     assert y.tolist() == ["a", "héllo", "", "z" * 100]
 
 
+def test_strings_keep_embedded_nuls(make_session):
+    s = make_session(models.identity("str", shape=("N",)))
+    for x in (np.array(["\x00Q", "a\x00b", "z\x00"]), ["\x00Q", "a\x00b", "z\x00"]):
+        # NumPy drops trailing NULs of 'U' elements ("z\x00" reads back as "z"); others stay.
+        want = [str(v) for v in np.asarray(x)]
+        assert s.run({"x": x})["y"].tolist() == want
+
+
 def test_scalar_and_empty(make_session):
     s = make_session(models.reduce_sum())
     got = s.run({"x": np.arange(10, dtype=np.float32)})["s"]

@@ -2,6 +2,7 @@
 #include "numpy_bridge.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 
 #include "ortnative/error.hpp"
@@ -71,6 +72,57 @@ PyObject* tensor_to_array(Value&& value) {
     throw py::error_already_set();
   }
   return arr;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Well-formed UTF-8 as Python's strict decoder accepts it: shortest forms only, no
+// surrogates, nothing above U+10FFFF.
+bool valid_utf8(const char* s, std::size_t n) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s);
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -224,9 +276,11 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
     return;
   }
   if (want != DType::kString) return;  // the core reports the dtype mismatch
-  // Strings are copied into ORT's string tensor; first collect UTF-8 views of them.
-  if (descr->type_num != NPY_OBJECT && descr->type_num != NPY_STRING) {
-    // 'U' and StringDType: let NumPy make Python str objects, then read their UTF-8.
+  // Strings are copied into ORT's string tensor as UTF-8; collect views of them first.
+  // Text that is not valid Unicode (UTF-8 for bytes) is refused like a wrong dtype.
+  if (descr->type_num != NPY_OBJECT && descr->type_num != NPY_STRING &&
+      descr->type_num != NPY_UNICODE) {
+    // StringDType: let NumPy make Python str objects.
     PyObject* as_obj = PyArray_FromAny(reinterpret_cast<PyObject*>(arr),
                                        PyArray_DescrFromType(NPY_OBJECT), 0, 0,
                                        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_FORCECAST, nullptr);
@@ -243,13 +297,48 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
   const std::size_t n = static_cast<std::size_t>(PyArray_SIZE(arr));
   std::vector<std::string_view>& out = strings.views.emplace_back();
   out.reserve(n);
-  if (PyArray_DESCR(arr)->type_num == NPY_STRING) {
+  auto refuse = [&](std::size_t i, const std::string& why) {
+    given_name = "str (element " + std::to_string(i) + " is " + why + ")";
+    view.dtype = DType::kUndefined;
+  };
+  const int type = PyArray_DESCR(arr)->type_num;
+  if (type == NPY_UNICODE) {
+    // UCS-4, NUL-padded: encode each element to UTF-8 here.
+    const auto units = static_cast<std::size_t>(PyArray_ITEMSIZE(arr)) / 4;
+    const auto* base = static_cast<const uint32_t*>(PyArray_DATA(arr));
+    std::vector<std::string> encoded(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const uint32_t* p = base + i * units;
+      std::size_t len = units;
+      while (len > 0 && p[len - 1] == 0) --len;
+      std::string& u = encoded[i];
+      u.reserve(len);
+      for (std::size_t c = 0; c < len; ++c) {
+        const uint32_t cp = p[c];
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+          char hex[16];
+          std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(cp));
+          refuse(i, std::string("not valid Unicode: ") + hex);
+          return;
+        }
+        append_utf8(u, cp);
+      }
+    }
+    for (std::string& u : encoded) strings.owned.push_back(std::move(u));
+    for (std::size_t i = 0; i < n; ++i) {
+      out.emplace_back(strings.owned[strings.owned.size() - n + i]);
+    }
+  } else if (type == NPY_STRING) {
     const auto item = static_cast<std::size_t>(PyArray_ITEMSIZE(arr));
     const char* base = static_cast<const char*>(PyArray_DATA(arr));
     for (std::size_t i = 0; i < n; ++i) {
       const char* p = base + i * item;
-      std::size_t len = 0;
-      while (len < item && p[len] != '\0') ++len;  // NumPy strips trailing NULs
+      std::size_t len = item;
+      while (len > 0 && p[len - 1] == '\0') --len;  // NumPy strips trailing NULs only
+      if (!valid_utf8(p, len)) {
+        refuse(i, "not valid UTF-8");
+        return;
+      }
       out.emplace_back(p, len);
     }
   } else {
@@ -259,10 +348,30 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
       if (PyUnicode_Check(o)) {
         Py_ssize_t len = 0;
         const char* p = PyUnicode_AsUTF8AndSize(o, &len);
-        if (p == nullptr) throw py::error_already_set();
+        if (p == nullptr) {  // a lone surrogate: name it
+          PyErr_Clear();
+          uint32_t bad = 0;
+          for (Py_ssize_t c = 0; c < PyUnicode_GET_LENGTH(o); ++c) {
+            Py_UCS4 ch = PyUnicode_READ_CHAR(o, c);
+            if (ch >= 0xD800 && ch <= 0xDFFF) {
+              bad = ch;
+              break;
+            }
+          }
+          char hex[16];
+          std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(bad));
+          refuse(i, std::string("not valid Unicode: ") + hex);
+          return;
+        }
         out.emplace_back(p, static_cast<std::size_t>(len));
       } else if (PyBytes_Check(o)) {
-        out.emplace_back(PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o)));
+        const char* p = PyBytes_AS_STRING(o);
+        const auto len = static_cast<std::size_t>(PyBytes_GET_SIZE(o));
+        if (!valid_utf8(p, len)) {
+          refuse(i, "not valid UTF-8");
+          return;
+        }
+        out.emplace_back(p, len);
       } else {
         // Reported by the caller like any other dtype mismatch.
         given_name = "object (element " + std::to_string(i) + " is " + Py_TYPE(o)->tp_name + ")";

@@ -14,6 +14,7 @@
 #include <numpy/arrayobject.h>
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,10 +85,12 @@ class Refs {
   std::size_t n_ = 0;
 };
 
-// Storage for string elements converted for one call.
+// Storage for string elements converted for one call. Views point into `owned` and
+// into Python objects kept alive by the call's Refs; both must stay put, hence deques
+// (stable addresses as they grow).
 struct StringStore {
-  std::vector<std::vector<std::string_view>> views;
-  std::vector<std::string> owned;  // UTF-8 encodings when they had to be made
+  std::deque<std::vector<std::string_view>> views;
+  std::deque<std::string> owned;  // UTF-8 encodings when they had to be made
 };
 
 // Fills VIEW from an array-like OBJ for an input of dtype WANT (used to pick how a

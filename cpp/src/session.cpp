@@ -128,13 +128,20 @@ struct Session::Impl {
              cast_hint(info.dtype) + ")");
   }
   OrtValue* make_tensor(const TensorView& t) const;
-  // A user's out= buffer against the shape the model will produce, when known.
-  void check_planned_shape(const Session& self, std::size_t output,
+  // Whether run() can know output OUTPUT's shape before running (see planned_output_shape).
+  bool shape_known(const Session& self, std::size_t output, std::span<const InputView> feeds) const {
+    const std::size_t rank = outputs[output].shape.size();
+    int64_t dims[16];
+    return rank > 0 && rank <= 16 && self.planned_output_shape(output, feeds, dims);
+  }
+  // A user's out= buffer against the shape the model will produce, when known; returns
+  // whether it could check (false: only ORT's run will tell).
+  bool check_planned_shape(const Session& self, std::size_t output,
                            std::span<const InputView> feeds, const TensorView& t) const {
     const std::size_t rank = outputs[output].shape.size();
-    if (rank == 0 || rank != t.rank || rank > 16) return;
+    if (rank == 0 || rank != t.rank || rank > 16) return false;
     int64_t dims[16];
-    if (!self.planned_output_shape(output, feeds, dims)) return;
+    if (!self.planned_output_shape(output, feeds, dims)) return false;
     for (std::size_t d = 0; d < rank; ++d) {
       if (dims[d] != t.shape[d]) {
         fail(ErrorCode::kInvalidInput,
@@ -143,6 +150,7 @@ struct Session::Impl {
                  format_shape({dims, rank}) + " for these inputs");
       }
     }
+    return true;
   }
   [[noreturn]] void fail_run(OrtStatus* st, std::span<const InputView> inputs) const;
 };
@@ -775,6 +783,7 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
   detail::SmallArray<OrtValue*, 16> out_values(n_out, nullptr);
   ValueReleaser<16> release_outputs{out_values};
   detail::SmallArray<bool, 16> in_buffer(n_out, false);  // output k goes to buffers[k]
+  detail::SmallArray<bool, 16> shape_checked(n_out, false);  // ... whose shape was checked
   bool any_planned = false;
   for (std::size_t k = 0; k < n_out; ++k) {
     if (outputs[k] >= s.outputs.size()) {
@@ -788,7 +797,7 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
         any_planned = true;
       } else {
         check_output_buffer(outputs[k], buffers[k].view);
-        s.check_planned_shape(*this, outputs[k], inputs, buffers[k].view);
+        shape_checked[k] = s.check_planned_shape(*this, outputs[k], inputs, buffers[k].view);
       }
       out_values[k] = s.make_tensor(buffers[k].view);
       in_buffer[k] = true;
@@ -797,19 +806,27 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
 
   OrtStatus* st = a.Run(s.session, nullptr, names, in_values.data(), n_given, out_names.data(),
                         n_out, out_values.data());
-  if (st != nullptr && any_planned) {
-    // Maybe a planned buffer was wrong (the model declared a shape it does not make):
-    // run again with ORT allocating those outputs. Only if that succeeds were the plans
-    // at fault; then stop planning them.
+  // A failed run with outputs going to buffers may be the buffers' fault. Runs have no
+  // side effects, so find out by running again (only ever on this error path).
+  auto drop_buffers = [&](bool planned_too, bool firm_too) {
     for (std::size_t k = 0; k < n_out; ++k) {
-      if (buffers[k].planned && in_buffer[k]) {
+      if (in_buffer[k] && ((buffers[k].planned && planned_too) || (!buffers[k].planned && firm_too))) {
         a.ReleaseValue(out_values[k]);
         out_values[k] = nullptr;
         in_buffer[k] = false;
       }
     }
-    OrtStatus* again = a.Run(s.session, nullptr, names, in_values.data(), n_given,
-                             out_names.data(), n_out, out_values.data());
+  };
+  auto rerun = [&]() {
+    return a.Run(s.session, nullptr, names, in_values.data(), n_given, out_names.data(), n_out,
+                 out_values.data());
+  };
+  if (st != nullptr && any_planned) {
+    // A planned buffer may be wrong (the model declared a shape it does not make): run
+    // again with ORT allocating those outputs. Only if that succeeds were the plans at
+    // fault; then stop planning them.
+    drop_buffers(true, false);
+    OrtStatus* again = rerun();
     if (again == nullptr) {
       a.ReleaseStatus(st);
       st = nullptr;
@@ -822,15 +839,59 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
       a.ReleaseStatus(again);
     }
   }
+  bool any_firm = false;
+  for (std::size_t k = 0; k < n_out; ++k) any_firm = any_firm || in_buffer[k];
+  if (st != nullptr && any_firm) {
+    // A caller's out= array ORT would not take (a shape the metadata could not check):
+    // run with ORT allocating everything and, if that works, say which array and what
+    // shape the model produces, as the fallback backend does.
+    drop_buffers(true, true);
+    OrtStatus* again = rerun();
+    if (again != nullptr) {
+      a.ReleaseStatus(st);
+      st = again;  // not the buffers' fault: report what ORT says about the feeds
+    } else {
+      for (std::size_t k = 0; k < n_out; ++k) {
+        if (buffers[k].planned || buffers[k].view.data == nullptr) continue;
+        Value got(std::exchange(out_values[k], nullptr));
+        const TensorView& b = buffers[k].view;
+        std::span<const int64_t> want = got.shape();
+        if (got.kind() == Value::Kind::kTensor &&
+            !std::equal(want.begin(), want.end(), b.shape, b.shape + b.rank)) {
+          a.ReleaseStatus(st);
+          s.fail(ErrorCode::kInvalidInput,
+                 "out array for output '" + s.outputs[outputs[k]].name + "' has shape " +
+                     format_shape({b.shape, b.rank}) + ", but the model produces " +
+                     format_shape(want) + " for these inputs");
+        }
+      }
+    }
+  }
   if (st != nullptr) s.fail_run(st, inputs);
   for (std::size_t k = 0; k < n_out; ++k) {
     OrtValue* v = std::exchange(out_values[k], nullptr);
-    if (in_buffer[k]) {
-      const TensorView& b = buffers[k].view;
-      results[k] = Value::adopt_tensor(v, b.dtype, {b.shape, b.rank}, b.data);
-    } else {
+    if (!in_buffer[k]) {
       results[k] = Value(v);
+      continue;
     }
+    const TensorView& b = buffers[k].view;
+    if (buffers[k].planned || shape_checked[k]) {
+      // The buffer's shape was checked (or planned) against the shape the model makes.
+      results[k] = Value::adopt_tensor(v, b.dtype, {b.shape, b.rank}, b.data);
+      continue;
+    }
+    // An out= array for an output whose shape could not be known up front: ORT takes
+    // any buffer of the right size, so compare the shape it reports (the data has been
+    // written by now).
+    Value got(v);
+    std::span<const int64_t> made = got.shape();
+    if (!std::equal(made.begin(), made.end(), b.shape, b.shape + b.rank)) {
+      s.fail(ErrorCode::kInvalidInput, "out array for output '" + s.outputs[outputs[k]].name +
+                                           "' has shape " + format_shape({b.shape, b.rank}) +
+                                           ", but the model produces " + format_shape(made) +
+                                           " for these inputs");
+    }
+    results[k] = std::move(got);
   }
 }
 

@@ -347,7 +347,9 @@ class PythonSession:
     def _element(self, spec: _Spec, value: Any) -> np.ndarray:
         arr = value if type(value) is np.ndarray else np.asarray(value)
         if _given_dtype(arr, spec.dtype_name) is None or (
-            arr.dtype.kind == "O" and _bad_string_element(arr) is not None
+            spec.dtype_name == "str"
+            and arr.dtype.kind in "OUS"
+            and _bad_string_element(arr) is not None
         ):
             raise self._fail(
                 InvalidTypeError,
@@ -679,24 +681,55 @@ class PythonSession:
 
 
 def _for_ort(arr: np.ndarray, spec: _Spec) -> np.ndarray:
-    """What onnxruntime gets for a checked array: strings as str objects."""
+    """What onnxruntime gets for a checked array: strings as str objects (bytes are
+    valid UTF-8 by now)."""
     if spec.dtype_name == "str":
         if arr.dtype.kind == "S":
-            return np.char.decode(arr, "utf-8", "surrogateescape").astype(object)
-        if arr.dtype.kind == "T":
+            return np.char.decode(arr, "utf-8").astype(object)
+        if arr.dtype.kind in "TU":
+            # onnxruntime reads 'U' arrays as C strings (cut at the first NUL); str
+            # objects keep every character, as the native backend does.
             return arr.astype(object)
+        if arr.dtype.kind == "O" and any(isinstance(v, bytes) for v in arr.reshape(-1)):
+            flat = [v.decode("utf-8") if isinstance(v, bytes) else v for v in arr.reshape(-1)]
+            return np.array(flat, dtype=object).reshape(arr.shape)
     return arr
 
 
 def _bad_string_element(arr: np.ndarray) -> str | None:
+    """How the core names a string array it refuses: the first element that is not
+    str/bytes, or not valid Unicode (UTF-8 for bytes); None when all are fine."""
+    kind = arr.dtype.kind
+    if kind == "U":
+        if arr.size == 0:
+            return None
+        units = arr.dtype.itemsize // 4
+        codes = np.ascontiguousarray(arr).view(np.uint32).reshape(arr.size, units)
+        bad = (codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))
+        if not bad.any():
+            return None
+        i = int(np.argmax(bad.any(axis=1)))
+        return f"str (element {i} is not valid Unicode: U+{int(codes[i][bad[i]][0]):04X})"
+    if kind not in "SO":
+        return None
     for i, item in enumerate(arr.reshape(-1)):
-        if not isinstance(item, (str, bytes)):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"str (element {i} is not valid Unicode: U+{ord(item[exc.start]):04X})"
+        elif isinstance(item, bytes):
+            try:
+                item.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"str (element {i} is not valid UTF-8)"
+        else:
             return f"object (element {i} is {type(item).__name__})"
     return None
 
 
 def _numpy_name(arr: np.ndarray, spec: _Spec) -> str:
-    if arr.dtype.kind == "O" and spec.dtype_name == "str":
+    if spec.dtype_name == "str" and arr.dtype.kind in "OUS":
         bad = _bad_string_element(arr)
         if bad is not None:
             return bad

@@ -1,0 +1,96 @@
+"""Shared pieces of the fuzz targets (atheris).
+
+Every target checks one promise: whatever the input, ortnative either succeeds or
+raises one of its documented exceptions, never crashes or hangs, and both backends
+agree (same result, or same exception type and message). A violation raises
+``Finding``, which atheris reports as a crash with the input that caused it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import ortnative as ortn
+from ortnative import models
+
+# What a bad input may raise: ortnative's errors; a TypeError/ValueError only where
+# Python itself rejects an argument (e.g. a kwarg of the wrong kind).
+ALLOWED = (ortn.Error, TypeError, ValueError)
+
+
+class Finding(AssertionError):
+    """A broken promise: atheris records the input and stops."""
+
+
+def outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    """("ok", value) or ("error", (type name, message)); anything not ALLOWED raises."""
+    try:
+        return "ok", fn()
+    except ALLOWED as exc:
+        return "error", (type(exc).__name__, str(exc))
+    except Exception as exc:  # noqa: BLE001 - an undocumented exception is a finding
+        raise Finding(f"undocumented exception {type(exc).__name__}: {exc}") from exc
+
+
+def same(a: Any, b: Any) -> bool:
+    """Results of two backends agree (arrays exactly, NaN equal to NaN)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=False))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if a.dtype.kind in "fc":
+            return bool(np.array_equal(a, b, equal_nan=True))
+        return bool(np.array_equal(a, b))
+    return bool(a == b)
+
+
+def compare(native: tuple[str, Any], python: tuple[str, Any], what: str) -> None:
+    if native[0] != python[0]:
+        raise Finding(f"{what}: native {native} but python {python}")
+    if native[0] == "error" and native[1] != python[1]:
+        raise Finding(f"{what}: different errors:\n native {native[1]}\n python {python[1]}")
+    if native[0] == "ok" and not same(native[1], python[1]):
+        raise Finding(f"{what}: different results")
+
+
+def seed_models() -> dict[str, bytes]:
+    """Valid models made by onnx.helper: the seeds mutation starts from."""
+    return {
+        "add_one": models.add_one(),
+        "mlp": models.mlp((8, 8, 4)),
+        "two_inputs": models.two_inputs(),
+        "fixed_output": models.fixed_output(),
+        "identity_str": models.identity("str"),
+        "identity_i64": models.identity("int64", shape=("N", 2)),
+        "reduce_sum": models.reduce_sum(),
+        "gather": models.gather(),
+        "sequence": models.sequence_model(),
+        "lying": models.lying_shape(),
+    }
+
+
+def write_seeds(corpus: str, seeds: dict[str, bytes]) -> None:
+    os.makedirs(corpus, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(corpus, f"seed-{name}"), "wb") as f:
+            f.write(data)
+
+
+def main(test_one_input: Callable[[bytes], None], seeds: dict[str, bytes]) -> None:
+    """Entry point of a target: `python fuzz_x.py [CORPUS_DIR] [libFuzzer flags]`.
+    Seeds are written into the corpus directory first (made on the fly, not stored)."""
+    import atheris
+
+    corpus = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if corpus and not os.path.isfile(corpus):  # a file: reproducing one input
+        write_seeds(corpus, seeds)
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
