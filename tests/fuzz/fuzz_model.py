@@ -13,10 +13,9 @@ import atheris
 
 with atheris.instrument_imports(include=["ortnative"]):
     import numpy as np
-    from common import compare, main, outcome, seed_models
-
     import ortnative as ortn
-    import ortnative._fallback  # noqa: F401 - imported lazily otherwise: instrument it too
+    import ortnative._fallback
+    from common import compare, main, outcome, seed_models
 
 MAX_ELEMENTS = 4096
 
