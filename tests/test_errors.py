@@ -158,6 +158,30 @@ CASES = [
         r"input 'x' has dtype object \(element 1 is int\), expected str",
     ),
     Case(
+        "invalid-unicode",
+        "a str array holding a code point beyond U+10FFFF",
+        lambda: models.identity("str"),
+        lambda s: s.run({"x": np.frombuffer(np.array([65, 0x110000], np.uint32).tobytes(), "<U1")}),
+        ortn.InvalidTypeError,
+        r"input 'x' has dtype str \(element 1 is not valid Unicode: U\+110000\), expected str",
+    ),
+    Case(
+        "lone-surrogate",
+        "a str with a lone surrogate for a string input",
+        lambda: models.identity("str"),
+        lambda s: s.run({"x": np.array(["ok", "a\ud800"], dtype=object)}),
+        ortn.InvalidTypeError,
+        r"input 'x' has dtype str \(element 1 is not valid Unicode: U\+D800\)",
+    ),
+    Case(
+        "invalid-utf8",
+        "bytes that are not UTF-8 for a string input",
+        lambda: models.identity("str"),
+        lambda s: s.run({"x": np.array([b"ok", b"\xff\xfe"])}),
+        ortn.InvalidTypeError,
+        r"input 'x' has dtype str \(element 1 is not valid UTF-8\)",
+    ),
+    Case(
         "feed-name-type",
         "a feed name that is not a str",
         models.add_one,
@@ -346,6 +370,17 @@ CASES = [
         lambda b: new_session(b, models.mlp()[:1000]),
         ortn.ModelLoadError,
         r"^model '<bytes>': loading the model from 1000 bytes failed",
+    ),
+    Case(
+        "non-utf8-names",
+        "a model whose input name is not UTF-8",
+        None,
+        lambda b: new_session(
+            b, models.identity("float32", shape=("N",)).replace(b"\x01x", b"\x01\xcc")
+        ),
+        ortn.ModelLoadError,
+        r"^model '<bytes>': loading the model from \d+ bytes failed: the model holds text that "
+        r"is not valid UTF-8$",
     ),
     Case(
         "empty-bytes",

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ortnative/error.hpp"
+#include "ortnative/utf8.hpp"
 
 namespace ortnative::py_bridge {
 
@@ -72,57 +73,6 @@ PyObject* tensor_to_array(Value&& value) {
     throw py::error_already_set();
   }
   return arr;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// Well-formed UTF-8 as Python's strict decoder accepts it: shortest forms only, no
-// surrogates, nothing above U+10FFFF.
-bool valid_utf8(const char* s, std::size_t n) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s);
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
 }
 
 }  // namespace
@@ -321,7 +271,7 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
           refuse(i, std::string("not valid Unicode: ") + hex);
           return;
         }
-        append_utf8(u, cp);
+        detail::append_utf8(u, cp);
       }
     }
     for (std::string& u : encoded) strings.owned.push_back(std::move(u));
@@ -335,7 +285,7 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
       const char* p = base + i * item;
       std::size_t len = item;
       while (len > 0 && p[len - 1] == '\0') --len;  // NumPy strips trailing NULs only
-      if (!valid_utf8(p, len)) {
+      if (!detail::valid_utf8({p, len})) {
         refuse(i, "not valid UTF-8");
         return;
       }
@@ -367,7 +317,7 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
       } else if (PyBytes_Check(o)) {
         const char* p = PyBytes_AS_STRING(o);
         const auto len = static_cast<std::size_t>(PyBytes_GET_SIZE(o));
-        if (!valid_utf8(p, len)) {
+        if (!detail::valid_utf8({p, len})) {
           refuse(i, "not valid UTF-8");
           return;
         }

@@ -2,6 +2,7 @@
 // backends raise the same types. The classes are looked up when first needed (the
 // package imports this module while ortnative.errors is already loaded).
 #include <exception>
+#include <string_view>
 
 #include "ortnative/error.hpp"
 #include "register.hpp"
@@ -25,7 +26,13 @@ void register_errors(py::module_& m) {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
       PyObject* cls = error_class(e.code());
-      PyObject* exc = PyObject_CallFunction(cls, "s", e.what());
+      // Never fail to raise: text that is not UTF-8 is escaped, not an error of its own.
+      const std::string_view what = e.what();
+      PyObject* msg = PyUnicode_DecodeUTF8(what.data(), static_cast<Py_ssize_t>(what.size()),
+                                           "backslashreplace");
+      if (msg == nullptr) return;
+      PyObject* exc = PyObject_CallOneArg(cls, msg);
+      Py_DECREF(msg);
       if (exc == nullptr) return;  // the constructor's own error is already set
       if (e.ort_code() != 0) {
         PyObject* code = PyLong_FromLong(e.ort_code());

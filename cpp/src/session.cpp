@@ -10,6 +10,7 @@
 #include "ort_api.hpp"
 #include "ortnative/runtime.hpp"
 #include "ortnative/small_array.hpp"
+#include "ortnative/utf8.hpp"
 
 namespace ortnative {
 
@@ -237,8 +238,13 @@ OrtValue* Session::Impl::make_tensor(const TensorView& t) const {
 void Session::Impl::fail_run(OrtStatus* st, std::span<const InputView> feeds) const {
   const OrtApi& a = loaded_api();
   int ort_code = static_cast<int>(a.GetErrorCode(st));
-  std::string msg = label + ": ONNX Runtime failed to run: " + a.GetErrorMessage(st);
+  std::string text = a.GetErrorMessage(st);
   a.ReleaseStatus(st);
+  if (!detail::valid_utf8(text)) {
+    text = detail::kInvalidText;
+    ort_code = ORT_FAIL;  // the Python backend cannot know ORT's code either
+  }
+  std::string msg = label + ": ONNX Runtime failed to run: " + text;
   msg += " [feeds: ";
   for (std::size_t i = 0; i < feeds.size(); ++i) {
     if (i > 0) msg += ", ";
@@ -433,6 +439,31 @@ OrtSessionOptions* make_options(const OrtApi& a, const SessionOptions& o, const 
   return so;
 }
 
+// A failed OrtApi::CreateSession*: ModelLoadError with WHAT and ORT's words.
+void check_load(const OrtApi& a, OrtStatus* st, const std::string& what) {
+  if (st == nullptr) return;
+  std::string text = a.GetErrorMessage(st);
+  int code = static_cast<int>(a.GetErrorCode(st));
+  a.ReleaseStatus(st);
+  if (!detail::valid_utf8(text)) {
+    text = detail::kInvalidText;
+    code = 0;
+  }
+  throw ModelLoadError(what + ": " + text, code);
+}
+
+// Names reach Python as str: a model whose input or output names are not UTF-8 is
+// refused at load, as the Python backend refuses it.
+void check_names(const Session::Impl& s, const std::string& what) {
+  for (const auto* infos : {&s.inputs, &s.outputs}) {
+    for (const ValueInfo& v : *infos) {
+      bool ok = detail::valid_utf8(v.name);
+      for (const std::string& d : v.dim_names) ok = ok && detail::valid_utf8(d);
+      if (!ok) throw ModelLoadError(what + ": " + detail::kInvalidText);
+    }
+  }
+}
+
 std::unique_ptr<Session::Impl> make_impl(std::string name) {
   auto impl = std::make_unique<Session::Impl>();
   impl->name = std::move(name);
@@ -539,15 +570,15 @@ Session Session::from_file(const std::string& path, const SessionOptions& option
   const OrtApi& a = loaded_api();
   OptionsGuard guard{a};
   OrtSessionOptions* so = make_options(a, options, impl->label, guard);
+  const std::string what = impl->label + ": loading '" + path + "' failed";
 #if defined(_WIN32)
   std::wstring wpath = p.wstring();
-  check(a.CreateSession(env, wpath.c_str(), so, &impl->session), ErrorCode::kModelLoad,
-        impl->label + ": loading '" + path + "' failed");
+  check_load(a, a.CreateSession(env, wpath.c_str(), so, &impl->session), what);
 #else
-  check(a.CreateSession(env, path.c_str(), so, &impl->session), ErrorCode::kModelLoad,
-        impl->label + ": loading '" + path + "' failed");
+  check_load(a, a.CreateSession(env, path.c_str(), so, &impl->session), what);
 #endif
   read_metadata(a, *impl);
+  check_names(*impl, what);
   return Session(std::move(impl));
 }
 
@@ -560,9 +591,11 @@ Session Session::from_bytes(const void* data, std::size_t size, const SessionOpt
   const OrtApi& a = loaded_api();
   OptionsGuard guard{a};
   OrtSessionOptions* so = make_options(a, options, impl->label, guard);
-  check(a.CreateSessionFromArray(env, data, size, so, &impl->session), ErrorCode::kModelLoad,
-        impl->label + ": loading the model from " + std::to_string(size) + " bytes failed");
+  const std::string what =
+      impl->label + ": loading the model from " + std::to_string(size) + " bytes failed";
+  check_load(a, a.CreateSessionFromArray(env, data, size, so, &impl->session), what);
   read_metadata(a, *impl);
+  check_names(*impl, what);
   return Session(std::move(impl));
 }
 

@@ -29,6 +29,7 @@ from .errors import (
 _ort: Any = None
 _pools_lock = threading.Lock()
 _pools_requested: tuple[int, int] | None = None
+_INVALID_TEXT = "the model holds text that is not valid UTF-8"  # as the core says it
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : (\d+) : [A-Z_]+ : ", re.DOTALL)
 
 _TYPE_MAP = {
@@ -129,6 +130,16 @@ def _kind(type_str: str) -> str:
     return "tensor" if type_str.startswith("tensor(") else "other"
 
 
+def _dim(d: Any) -> Any:
+    """A dimension as the core reports it: ORT's C API gives symbolic names as C
+    strings (cut at a NUL), an empty name is no name, a negative size is free."""
+    if isinstance(d, str):
+        return d.split("\x00", 1)[0] or None
+    if isinstance(d, int) and d >= 0:
+        return d
+    return None
+
+
 class _Spec:
     """What one input or output is, precomputed for the per-call checks."""
 
@@ -145,10 +156,7 @@ class _Spec:
                 inner = inner[len(prefix) : -1]
         self.dtype_name = _TYPE_MAP.get(inner, "unsupported")
         shape = arg.shape if isinstance(arg.shape, list) else []
-        self.shape: tuple[Any, ...] = tuple(
-            d if isinstance(d, (int, str)) and not (isinstance(d, int) and d < 0) else None
-            for d in shape
-        )
+        self.shape: tuple[Any, ...] = tuple(_dim(d) for d in shape)
         # ORT reports an unknown rank like a scalar: rank 0 is not enforced (as in the core).
         self.rank = len(self.shape) if self.shape else None
         self.fixed = tuple((i, d) for i, d in enumerate(self.shape) if isinstance(d, int))
@@ -269,14 +277,20 @@ class PythonSession:
         try:
             self._sess = ort.InferenceSession(source, so, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; re-raised
-            err = ModelLoadError(f"{self._label}: {where}: {_strip(exc)}")
+            # onnxruntime cannot turn text from the model that is not UTF-8 into str
+            # (names, or its own message quoting them); the core says the same then.
+            text = _INVALID_TEXT if isinstance(exc, UnicodeDecodeError) else _strip(exc)
+            err = ModelLoadError(f"{self._label}: {where}: {text}")
             err.ort_code = _ort_code(exc)
             raise err from None
         # The C-level session: skips InferenceSession.run's own Python-side checks,
         # which ours replace.
         self._run = self._sess._sess.run
-        self._in = [_Spec(i, a) for i, a in enumerate(self._sess.get_inputs())]
-        self._out = [_Spec(i, a) for i, a in enumerate(self._sess.get_outputs())]
+        try:
+            self._in = [_Spec(i, a) for i, a in enumerate(self._sess.get_inputs())]
+            self._out = [_Spec(i, a) for i, a in enumerate(self._sess.get_outputs())]
+        except UnicodeDecodeError:  # names that are not UTF-8: refused, as by the core
+            raise ModelLoadError(f"{self._label}: {where}: {_INVALID_TEXT}") from None
         self._in_by_name = {s.name: s for s in self._in}
         self._out_by_name = {s.name: s for s in self._out}
         self._out_names = [s.name for s in self._out]
@@ -661,6 +675,7 @@ class PythonSession:
 
     def _run_error(self, exc: Exception, given: dict[str, Any]) -> Exception:
         code = _ort_code(exc)
+        text = _INVALID_TEXT if isinstance(exc, UnicodeDecodeError) else _strip(exc)
         feeds = []
         for spec in self._in:
             v = given.get(spec.name)
@@ -674,7 +689,7 @@ class PythonSession:
                 )
         cls = InvalidInputError if code == 2 else OrtError
         err = cls(
-            f"{self._label}: ONNX Runtime failed to run: {_strip(exc)} [feeds: {', '.join(feeds)}]"
+            f"{self._label}: ONNX Runtime failed to run: {text} [feeds: {', '.join(feeds)}]"
         )
         err.ort_code = code
         return err
