@@ -1,0 +1,200 @@
+"""Soak: a mixed load for a fixed time; resident memory, threads and file descriptors
+must stay flat once warmed up.
+
+  python tools/soak.py [--seconds 600] [--warmup-fraction 0.25] [--backend native]
+
+Workers, all at once, for the whole run:
+- churn: sessions created from bytes, run a few times, closed, dropped (also a model
+  that fails to load, now and then);
+- runners: threads running shared sessions with varying batch sizes, out= arrays,
+  string models, and bad feeds that must raise;
+- more workers join as features land (preprocessing, scheduler traffic with timeouts
+  and cancellations): see WORKERS.
+
+Resident memory (RSS), thread count and open file descriptors are sampled every
+second. The baseline is the median of the samples in the last 10% of the warm-up; the
+end is the median of the last 10% of the run. Pass: RSS grew less than 1% (and less
+than --rss-slack-mb, for tiny baselines), threads and fds equal. Prints one JSON line
+with the figures; exit status 1 on failure. CI runs a short version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import ortnative as ortn
+from ortnative import models
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + n
+
+
+def churn(stop: threading.Event, backend: str, c: Counters, rng: random.Random) -> None:
+    mlp = models.mlp((64, 64, 10))
+    x = np.ones((2, 64), np.float32)
+    while not stop.is_set():
+        if rng.random() < 0.1:
+            try:
+                ortn.Session(mlp[: rng.randrange(10, len(mlp))], backend=backend)
+            except ortn.ModelLoadError:
+                c.add("churn_load_errors")
+            continue
+        with ortn.Session(mlp, backend=backend) as s:
+            for _ in range(3):
+                s.run({"x": x})
+        c.add("churn_sessions")
+
+
+def runner(stop: threading.Event, backend: str, c: Counters, rng: random.Random,
+           shared: dict[str, ortn.Session]) -> None:
+    mlp, strs, add = shared["mlp"], shared["str"], shared["add"]
+    while not stop.is_set():
+        pick = rng.random()
+        if pick < 0.5:
+            n = rng.randrange(1, 33)
+            x = np.full((n, 256), 0.5, np.float32)
+            if rng.random() < 0.3:
+                out = np.empty((n, 10), np.float32)
+                assert mlp.run({"x": x}, out={"y": out})["y"] is out
+            else:
+                assert mlp.run({"x": x})["y"].shape == (n, 10)
+            c.add("runs")
+        elif pick < 0.7:
+            words = np.array([f"w{rng.randrange(1000)}" for _ in range(rng.randrange(1, 20))])
+            assert strs.run({"x": words})["y"].tolist() == words.tolist()
+            c.add("string_runs")
+        elif pick < 0.9:
+            assert add.run({"x": np.ones((1, 4), np.float32)})["y"][0, 0] == 2.0
+            c.add("runs")
+        else:
+            try:
+                mlp.run({"x": np.ones((1, 256), np.float64)})
+            except ortn.InvalidTypeError:
+                c.add("bad_feeds_refused")
+
+
+#: name -> (how many threads, the worker). Later features add theirs here.
+WORKERS: dict[str, tuple[int, Callable[..., None]]] = {
+    "churn": (1, churn),
+    "runner": (4, runner),
+}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--warmup-fraction", type=float, default=0.25)
+    p.add_argument("--backend", default=None, choices=["native", "python"])
+    p.add_argument("--only", nargs="*", help="run only these workers (default: all)")
+    p.add_argument("--trace", type=float, default=0,
+                   help="print RSS/threads/fds every this many seconds to stderr")
+    p.add_argument("--rss-slack-mb", type=float, default=2.0,
+                   help="growth always tolerated, for small baselines (default 2 MB)")
+    args = p.parse_args()
+    backend = ortn._backend.resolve(args.backend)
+    shared = {
+        "mlp": ortn.Session(models.mlp(), backend=backend),
+        "str": ortn.Session(models.identity("str"), backend=backend),
+        "add": ortn.Session(models.add_one((1, 4)), backend=backend),
+    }
+    stop = threading.Event()
+    counters = Counters()
+    errors: list[BaseException] = []
+    threads = []
+    seed = 0
+
+    def guard(fn: Callable[..., None], *a: Any) -> None:
+        try:
+            fn(*a)
+        except BaseException as exc:  # noqa: BLE001 - any escape is a soak failure
+            errors.append(exc)
+            stop.set()
+
+    for name, (n, fn) in WORKERS.items():
+        if args.only and name not in args.only:
+            continue
+        for _ in range(n):
+            seed += 1
+            extra = (shared,) if name == "runner" else ()
+            t = threading.Thread(
+                target=guard, args=(fn, stop, backend, counters, random.Random(seed), *extra),
+                name=f"soak-{name}", daemon=True)
+            threads.append(t)
+            t.start()
+    samples: list[tuple[float, int, int, int]] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < args.seconds and not stop.is_set():
+        time.sleep(1.0)
+        samples.append((time.monotonic() - t0, _rss_bytes(), _threads(), _fds()))
+        if args.trace and len(samples) % int(args.trace) == 0:
+            t, rss, th, fd = samples[-1]
+            print(f"  {t:6.0f}s rss {rss / 2**20:8.2f} MB threads {th} fds {fd}", file=sys.stderr)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    if errors:
+        print(f"soak: a worker failed: {type(errors[0]).__name__}: {errors[0]}", file=sys.stderr)
+        return 1
+
+    warm_end = args.seconds * args.warmup_fraction
+    base = [s for s in samples if warm_end * 0.9 <= s[0] <= warm_end] or samples[:1]
+    tail = [s for s in samples if s[0] >= args.seconds * 0.9] or samples[-1:]
+
+    def med(rows: list[tuple[float, int, int, int]], i: int) -> float:
+        return float(np.median([r[i] for r in rows]))
+
+    rss0, rss1 = med(base, 1), med(tail, 1)
+    growth = (rss1 - rss0) / rss0
+    report = {
+        "seconds": round(samples[-1][0], 1),
+        "backend": backend,
+        "rss_mb_start": round(rss0 / 2**20, 2),
+        "rss_mb_end": round(rss1 / 2**20, 2),
+        "rss_growth_pct": round(100 * growth, 3),
+        "threads_start": int(med(base, 2)),
+        "threads_end": int(med(tail, 2)),
+        "fds_start": int(med(base, 3)),
+        "fds_end": int(med(tail, 3)),
+        "work": counters.counts,
+    }
+    ok = (growth < 0.01 or rss1 - rss0 < args.rss_slack_mb * 2**20) and (
+        report["threads_start"] == report["threads_end"]
+        and report["fds_start"] == report["fds_end"]
+    )
+    report["pass"] = ok
+    print(json.dumps(report))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
