@@ -593,9 +593,7 @@ void Job::setup_columns() {
     }
     sized(sc_.acc, static_cast<std::size_t>(acc_n_));
   }
-  // Staging rows: one per output channel, a full output row each, plus gray mixing.
-  sized(sc_.rows, static_cast<std::size_t>(out_c_ * W_));
-  sized(sc_.tmp, 3 * vw + 8);
+  sized(sc_.tmp, 3 * vw);  // gray from colour: the three resized channels
 }
 
 void Job::prepare_nearest_row(int64_t ry) {
@@ -768,6 +766,8 @@ void Job::store(int64_t y, const float* const* planes) {
 }
 
 void Job::rows(int64_t y_begin, int64_t y_end) {
+  // Staging rows (padding rows use them too): one full output row per output channel.
+  if (!direct()) sized(sc_.rows, static_cast<std::size_t>(out_c_ * W_));
   bool ready = false;
   for (int64_t y = y_begin; y < y_end; ++y) {
     if (y < g_.top || y >= g_.top + g_.visible_height) {
