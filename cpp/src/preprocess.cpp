@@ -485,6 +485,7 @@ class Job {
   // Resized values of source channel S for the current row, as v * a + b, into DST.
   void produce(int64_t s, float a, float b, float* dst);
   void prepare_linear_row(int64_t ry);
+  bool fused_linear_row(int64_t ry, float* const* dst);
   void prepare_area_row(int64_t ry);
   void prepare_nearest_row(int64_t ry);
   void store(int64_t y, const float* const* planes);
@@ -618,9 +619,19 @@ void Job::prepare_linear_row(int64_t ry) {
     hrow_[1] = want[1];
     slot[0] = 0;
     slot[1] = 1;
-    k_.hlinear3x2(src_row(want[0]), src_row(want[1]), sc_.ofs0.data(), sc_.ofs1.data(),
-                  sc_.alpha.data(), ch3_.data(), static_cast<int>(C_), hslot_[0], hslot_[1],
-                  hstride_, vw_, fast_[0]);
+    // Prefetch what the next output row reads (when it does not reuse these rows).
+    const uint8_t* next0 = nullptr;
+    const uint8_t* next1 = nullptr;
+    if (ry + 1 < g_.crop_y + g_.visible_height) {
+      const LinearTap n = linear_tap(ry + 1, ay_.len, ay_.scale, ay_.inv, area_mode_);
+      if (n.s0 > want[1]) {
+        next0 = src_row(n.s0);
+        next1 = src_row(n.s1);
+      }
+    }
+    k_.hlinear3x2(src_row(want[0]), src_row(want[1]), next0, next1, sc_.ofs0.data(),
+                  sc_.ofs1.data(), sc_.alpha.data(), ch3_.data(), static_cast<int>(C_),
+                  hslot_[0], hslot_[1], hstride_, vw_, fast_[0]);
   }
   for (int i = 0; i < 2; ++i) {
     if (slot[i] >= 0) continue;
@@ -640,6 +651,31 @@ void Job::prepare_linear_row(int64_t ry) {
   }
   h0_ = hslot_[slot[0]];
   h1_ = hslot_[slot[1]];
+}
+
+// Bilinear colour rows that no other output row reads (any shrink by 2x or more): both
+// passes and the values in one kernel, nothing cached. False when the general path
+// (prepare_linear_row + produce) must run instead.
+bool Job::fused_linear_row(int64_t ry, float* const* dst) {
+  if (C_ == 1 || gray_mix_) return false;
+  const LinearTap t = linear_tap(ry, ay_.len, ay_.scale, ay_.inv, area_mode_);
+  if (t.s0 == t.s1) return false;
+  for (int64_t cached : hrow_) {
+    if (cached == t.s0 || cached == t.s1) return false;
+  }
+  const uint8_t* next0 = nullptr;
+  const uint8_t* next1 = nullptr;
+  if (ry + 1 < g_.crop_y + g_.visible_height) {
+    const LinearTap n = linear_tap(ry + 1, ay_.len, ay_.scale, ay_.inv, area_mode_);
+    if (n.s0 <= t.s1) return false;  // the next row reuses a row: cache it
+    next0 = src_row(n.s0);
+    next1 = src_row(n.s1);
+  }
+  const auto one = static_cast<float>(kAlphaOne);
+  k_.linear3(src_row(t.s0), src_row(t.s1), next0, next1, sc_.ofs0.data(), sc_.ofs1.data(),
+             sc_.alpha.data(), ch3_.data(), static_cast<int>(C_), (1.0f - t.f) / one, t.f / one,
+             a_.data(), b_.data(), dst, vw_, fast_[0]);
+  return true;
 }
 
 void Job::prepare_area_row(int64_t ry) {
@@ -672,15 +708,24 @@ void Job::produce(int64_t s, float a, float b, float* dst) {
 
 void Job::image_row(int64_t y) {
   const int64_t ry = g_.crop_y + (y - g_.top);
-  if (mode_ == ResizeMode::kNearest) prepare_nearest_row(ry);
-  if (mode_ == ResizeMode::kBilinear) prepare_linear_row(ry);
-  if (mode_ == ResizeMode::kArea) prepare_area_row(ry);
-  float* planes[3];
+  float* planes[3] = {nullptr, nullptr, nullptr};
   for (int64_t c = 0; c < out_c_; ++c) {
     planes[c] = direct() ? reinterpret_cast<float*>(at(c, y, 0)) : sc_.rows.data() + c * W_;
   }
   const int64_t left = g_.left;
-  if (gray_mix_) {
+  // The visible part of each plane (colour output only; gray output uses planes[0]).
+  float* const dst3[3] = {planes[0] + left, out_c_ == 3 ? planes[1] + left : nullptr,
+                          out_c_ == 3 ? planes[2] + left : nullptr};
+  bool done = false;
+  if (mode_ == ResizeMode::kNearest) prepare_nearest_row(ry);
+  if (mode_ == ResizeMode::kBilinear) {
+    done = fused_linear_row(ry, dst3);
+    if (!done) prepare_linear_row(ry);
+  }
+  if (mode_ == ResizeMode::kArea) prepare_area_row(ry);
+  if (done) {
+    // written by fused_linear_row
+  } else if (gray_mix_) {
     // 0.299 R + 0.587 G + 0.114 B on the resized values, then step 4.
     float* t = sc_.tmp.data();
     const std::ptrdiff_t vw = vw_;
@@ -700,8 +745,7 @@ void Job::image_row(int64_t y) {
       dst[x] = v * a + b;
     }
   } else if (mode_ == ResizeMode::kNearest && C_ != 1) {
-    float* const dst[3] = {planes[0] + left, planes[1] + left, planes[2] + left};
-    k_.nearest3(row_nearest_, sc_.ofs0.data(), ch3_.data(), a_.data(), b_.data(), dst, vw_,
+    k_.nearest3(row_nearest_, sc_.ofs0.data(), ch3_.data(), a_.data(), b_.data(), dst3, vw_,
                 fast_[0]);
   } else {
     for (int64_t c = 0; c < out_c_; ++c) {

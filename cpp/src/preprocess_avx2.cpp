@@ -94,28 +94,52 @@ inline void hlinear3_tail(const uint8_t* row, const int32_t* ofs0, const int32_t
   }
 }
 
-// hlinear3's work for 8 outputs of one row, given the offsets O, the (alpha0, alpha1)
-// pairs arranged for A (ALA) and B (ALB), and the masks.
-ORTN_AVX2 inline void hlinear3_block(const uint8_t* row, const int32_t* o, __m256i alA,
-                                     __m256i alB, __m256i m01, __m256i m2, int32_t* h0,
-                                     int32_t* h1, int32_t* h2) {
-  // A holds the source pixel pairs of outputs 0, 1 | 4, 5 and B those of 2, 3 | 6, 7
-  // (one 8-byte load each: both taps, every channel). Shuffles make 16-bit (p0, p1)
-  // pairs per channel, madd applies (alpha0, alpha1), and 64-bit unpacks of A's and B's
-  // results put outputs 0..7 of each channel in order.
-  const __m256i A = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(load_pair(row + o[0], row + o[1])), load_pair(row + o[4], row + o[5]),
-      1);
-  const __m256i B = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(load_pair(row + o[2], row + o[3])), load_pair(row + o[6], row + o[7]),
-      1);
-  const __m256i c01A = _mm256_madd_epi16(_mm256_shuffle_epi8(A, m01), alA);
-  const __m256i c01B = _mm256_madd_epi16(_mm256_shuffle_epi8(B, m01), alB);
-  const __m256i c2A = _mm256_madd_epi16(_mm256_shuffle_epi8(A, m2), alA);
-  const __m256i c2B = _mm256_madd_epi16(_mm256_shuffle_epi8(B, m2), alB);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(h0), _mm256_unpacklo_epi64(c01A, c01B));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(h1), _mm256_unpackhi_epi64(c01A, c01B));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(h2), _mm256_unpacklo_epi64(c2A, c2B));
+// The two 8-byte loads per output pixel, for 8 outputs of one row: A holds the source
+// pixel pairs of outputs 0, 1 | 4, 5 and B those of 2, 3 | 6, 7.
+struct Pairs {
+  __m256i A, B;
+};
+
+ORTN_AVX2 inline Pairs load_pairs(const uint8_t* row, const int32_t* o) {
+  return {_mm256_inserti128_si256(_mm256_castsi128_si256(load_pair(row + o[0], row + o[1])),
+                                  load_pair(row + o[4], row + o[5]), 1),
+          _mm256_inserti128_si256(_mm256_castsi128_si256(load_pair(row + o[2], row + o[3])),
+                                  load_pair(row + o[6], row + o[7]), 1)};
+}
+
+// h = p0 * alpha0 + p1 * alpha1 of outputs 0..7, per channel: shuffles make the 16-bit
+// (p0, p1) pairs (channel c0 then c1 per pixel pair, or c2), 64-bit unpacks of A's and
+// B's put outputs 0..7 in order, and madd applies the (alpha0, alpha1) pairs AL.
+ORTN_AVX2 inline void pairs_to_h(const Pairs& p, __m256i al, __m256i m01, __m256i m2,
+                                 __m256i& h0, __m256i& h1, __m256i& h2) {
+  const __m256i a01 = _mm256_shuffle_epi8(p.A, m01);
+  const __m256i b01 = _mm256_shuffle_epi8(p.B, m01);
+  const __m256i a2 = _mm256_shuffle_epi8(p.A, m2);
+  const __m256i b2 = _mm256_shuffle_epi8(p.B, m2);
+  h0 = _mm256_madd_epi16(_mm256_unpacklo_epi64(a01, b01), al);
+  h1 = _mm256_madd_epi16(_mm256_unpackhi_epi64(a01, b01), al);
+  h2 = _mm256_madd_epi16(_mm256_unpacklo_epi64(a2, b2), al);
+}
+
+ORTN_AVX2 inline __m256i load_alpha(const int16_t* alpha, std::ptrdiff_t x) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(alpha + 2 * x));
+}
+
+// Prefetches the cache lines outputs x..x+7 read in rows NEXT0 and NEXT1.
+ORTN_AVX2 inline void prefetch_block(const uint8_t* next0, const uint8_t* next1,
+                                     const int32_t* ofs0, std::ptrdiff_t x) {
+  const std::ptrdiff_t o[3] = {ofs0[x], ofs0[x + 4], ofs0[x + 7]};
+  for (std::ptrdiff_t a : o) {
+    _mm_prefetch(reinterpret_cast<const char*>(next0 + a), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(next1 + a), _MM_HINT_T0);
+  }
+}
+
+ORTN_AVX2 inline void store_h(int32_t* h, std::ptrdiff_t hstride, std::ptrdiff_t x, __m256i h0,
+                              __m256i h1, __m256i h2) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + x), h0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + hstride + x), h1);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + 2 * hstride + x), h2);
 }
 
 ORTN_AVX2 void hlinear3(const uint8_t* row, const int32_t* ofs0, const int32_t* ofs1,
@@ -125,32 +149,78 @@ ORTN_AVX2 void hlinear3(const uint8_t* row, const int32_t* ofs0, const int32_t* 
   const __m256i m2 = pair_mask(ch[2], -1, pixel);
   std::ptrdiff_t x = 0;
   for (; x + 8 <= fast; x += 8) {
-    const __m256i al = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(alpha + 2 * x));
-    // (alpha0, alpha1) of outputs 0 1 0 1 | 4 5 4 5 and 2 3 2 3 | 6 7 6 7.
-    hlinear3_block(row, ofs0 + x, _mm256_shuffle_epi32(al, 0x44), _mm256_shuffle_epi32(al, 0xEE),
-                   m01, m2, h + x, h + hstride + x, h + 2 * hstride + x);
+    __m256i h0, h1, h2;
+    pairs_to_h(load_pairs(row, ofs0 + x), load_alpha(alpha, x), m01, m2, h0, h1, h2);
+    store_h(h, hstride, x, h0, h1, h2);
   }
   hlinear3_tail(row, ofs0, ofs1, alpha, ch, h, hstride, x, n);
 }
 
-ORTN_AVX2 void hlinear3x2(const uint8_t* row0, const uint8_t* row1, const int32_t* ofs0,
-                          const int32_t* ofs1, const int16_t* alpha, const int* ch, int pixel,
-                          int32_t* h0, int32_t* h1, std::ptrdiff_t hstride, std::ptrdiff_t n,
+ORTN_AVX2 void hlinear3x2(const uint8_t* row0, const uint8_t* row1, const uint8_t* next0,
+                          const uint8_t* next1, const int32_t* ofs0, const int32_t* ofs1,
+                          const int16_t* alpha, const int* ch, int pixel, int32_t* h0,
+                          int32_t* h1, std::ptrdiff_t hstride, std::ptrdiff_t n,
                           std::ptrdiff_t fast) {
   const __m256i m01 = pair_mask(ch[0], ch[1], pixel);
   const __m256i m2 = pair_mask(ch[2], -1, pixel);
   std::ptrdiff_t x = 0;
   for (; x + 8 <= fast; x += 8) {
-    const __m256i al = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(alpha + 2 * x));
-    const __m256i alA = _mm256_shuffle_epi32(al, 0x44);
-    const __m256i alB = _mm256_shuffle_epi32(al, 0xEE);
-    hlinear3_block(row0, ofs0 + x, alA, alB, m01, m2, h0 + x, h0 + hstride + x,
-                   h0 + 2 * hstride + x);
-    hlinear3_block(row1, ofs0 + x, alA, alB, m01, m2, h1 + x, h1 + hstride + x,
-                   h1 + 2 * hstride + x);
+    if (next0 != nullptr) prefetch_block(next0, next1, ofs0, x);
+    const __m256i al = load_alpha(alpha, x);
+    __m256i a0, a1, a2;
+    pairs_to_h(load_pairs(row0, ofs0 + x), al, m01, m2, a0, a1, a2);
+    store_h(h0, hstride, x, a0, a1, a2);
+    pairs_to_h(load_pairs(row1, ofs0 + x), al, m01, m2, a0, a1, a2);
+    store_h(h1, hstride, x, a0, a1, a2);
   }
   hlinear3_tail(row0, ofs0, ofs1, alpha, ch, h0, hstride, x, n);
   hlinear3_tail(row1, ofs0, ofs1, alpha, ch, h1, hstride, x, n);
+}
+
+// (float(h0) * w0 + float(h1) * w1) * a + b, as vlinear computes it.
+ORTN_AVX2 inline __m256 vertical(__m256i h0, __m256i h1, __m256 w0, __m256 w1, __m256 a,
+                                 __m256 b) {
+  const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(h0), w0),
+                                 _mm256_mul_ps(_mm256_cvtepi32_ps(h1), w1));
+  return _mm256_add_ps(_mm256_mul_ps(v, a), b);
+}
+
+ORTN_AVX2 void linear3(const uint8_t* row0, const uint8_t* row1, const uint8_t* next0,
+                       const uint8_t* next1, const int32_t* ofs0, const int32_t* ofs1,
+                       const int16_t* alpha, const int* ch, int pixel, float w0, float w1,
+                       const float* a, const float* b, float* const* out, std::ptrdiff_t n,
+                       std::ptrdiff_t fast) {
+  const __m256i m01 = pair_mask(ch[0], ch[1], pixel);
+  const __m256i m2 = pair_mask(ch[2], -1, pixel);
+  const __m256 vw0 = _mm256_set1_ps(w0), vw1 = _mm256_set1_ps(w1);
+  const __m256 a0 = _mm256_set1_ps(a[0]), a1 = _mm256_set1_ps(a[1]), a2 = _mm256_set1_ps(a[2]);
+  const __m256 b0 = _mm256_set1_ps(b[0]), b1 = _mm256_set1_ps(b[1]), b2 = _mm256_set1_ps(b[2]);
+  float* o0 = out[0];
+  float* o1 = out[1];
+  float* o2 = out[2];
+  std::ptrdiff_t x = 0;
+  for (; x + 8 <= fast; x += 8) {
+    if (next0 != nullptr) prefetch_block(next0, next1, ofs0, x);
+    const __m256i al = load_alpha(alpha, x);
+    __m256i p0, p1, p2, q0, q1, q2;
+    pairs_to_h(load_pairs(row0, ofs0 + x), al, m01, m2, p0, p1, p2);
+    pairs_to_h(load_pairs(row1, ofs0 + x), al, m01, m2, q0, q1, q2);
+    _mm256_storeu_ps(o0 + x, vertical(p0, q0, vw0, vw1, a0, b0));
+    _mm256_storeu_ps(o1 + x, vertical(p1, q1, vw0, vw1, a1, b1));
+    _mm256_storeu_ps(o2 + x, vertical(p2, q2, vw0, vw1, a2, b2));
+  }
+  for (int k = 0; k < 3; ++k) {
+    const uint8_t* r0 = row0 + ch[k];
+    const uint8_t* r1 = row1 + ch[k];
+    for (std::ptrdiff_t i = x; i < n; ++i) {
+      const int32_t h0 = static_cast<int32_t>(r0[ofs0[i]]) * alpha[2 * i] +
+                         static_cast<int32_t>(r0[ofs1[i]]) * alpha[2 * i + 1];
+      const int32_t h1 = static_cast<int32_t>(r1[ofs0[i]]) * alpha[2 * i] +
+                         static_cast<int32_t>(r1[ofs1[i]]) * alpha[2 * i + 1];
+      const float v = static_cast<float>(h0) * w0 + static_cast<float>(h1) * w1;
+      out[k][i] = v * a[k] + b[k];
+    }
+  }
 }
 
 ORTN_AVX2 void nearest3(const uint8_t* row, const int32_t* ofs, const int* ch, const float* a,
@@ -280,7 +350,7 @@ ORTN_AVX2 void to_u8(const float* v, uint8_t* out, std::ptrdiff_t n) {
   for (; x < n; ++x) out[x] = float_to_u8(v[x]);
 }
 
-constexpr Kernels kAvx2{hlinear, hlinear3, hlinear3x2, vlinear, nearest, nearest3,
+constexpr Kernels kAvx2{hlinear, hlinear3, hlinear3x2, linear3, vlinear, nearest, nearest3,
                         vaccumulate, harea, affine, to_f16, to_u8};
 
 }  // namespace

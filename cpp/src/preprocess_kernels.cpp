@@ -78,11 +78,31 @@ void nearest(const uint8_t* row, const int32_t* ofs, float a, float b, float* ou
   for (std::ptrdiff_t x = 0; x < n; ++x) out[x] = static_cast<float>(row[ofs[x]]) * a + b;
 }
 
-void hlinear3x2(const uint8_t* row0, const uint8_t* row1, const int32_t* ofs0,
-                const int32_t* ofs1, const int16_t* alpha, const int* ch, int pixel, int32_t* h0,
-                int32_t* h1, std::ptrdiff_t hstride, std::ptrdiff_t n, std::ptrdiff_t fast) {
+void hlinear3x2(const uint8_t* row0, const uint8_t* row1, const uint8_t* /*next0*/,
+                const uint8_t* /*next1*/, const int32_t* ofs0, const int32_t* ofs1,
+                const int16_t* alpha, const int* ch, int pixel, int32_t* h0, int32_t* h1,
+                std::ptrdiff_t hstride, std::ptrdiff_t n, std::ptrdiff_t fast) {
   hlinear3(row0, ofs0, ofs1, alpha, ch, pixel, h0, hstride, n, fast);
   hlinear3(row1, ofs0, ofs1, alpha, ch, pixel, h1, hstride, n, fast);
+}
+
+void linear3(const uint8_t* row0, const uint8_t* row1, const uint8_t* /*next0*/,
+             const uint8_t* /*next1*/, const int32_t* ofs0, const int32_t* ofs1,
+             const int16_t* alpha, const int* ch, int /*pixel*/, float w0, float w1,
+             const float* a, const float* b, float* const* out, std::ptrdiff_t n,
+             std::ptrdiff_t /*fast*/) {
+  for (int k = 0; k < 3; ++k) {
+    const uint8_t* r0 = row0 + ch[k];
+    const uint8_t* r1 = row1 + ch[k];
+    for (std::ptrdiff_t x = 0; x < n; ++x) {
+      const int32_t h0 = static_cast<int32_t>(r0[ofs0[x]]) * alpha[2 * x] +
+                         static_cast<int32_t>(r0[ofs1[x]]) * alpha[2 * x + 1];
+      const int32_t h1 = static_cast<int32_t>(r1[ofs0[x]]) * alpha[2 * x] +
+                         static_cast<int32_t>(r1[ofs1[x]]) * alpha[2 * x + 1];
+      const float v = static_cast<float>(h0) * w0 + static_cast<float>(h1) * w1;
+      out[k][x] = v * a[k] + b[k];
+    }
+  }
 }
 
 void nearest3(const uint8_t* row, const int32_t* ofs, const int* ch, const float* a,
@@ -120,7 +140,7 @@ void to_u8(const float* v, uint8_t* out, std::ptrdiff_t n) {
   for (std::ptrdiff_t x = 0; x < n; ++x) out[x] = float_to_u8(v[x]);
 }
 
-constexpr Kernels kPortable{hlinear, hlinear3, hlinear3x2, vlinear, nearest, nearest3,
+constexpr Kernels kPortable{hlinear, hlinear3, hlinear3x2, linear3, vlinear, nearest, nearest3,
                             vaccumulate, harea, affine, to_f16, to_u8};
 
 }  // namespace

@@ -32,10 +32,21 @@ struct Kernels {
                    const int16_t* alpha, const int* ch, int pixel, int32_t* h,
                    std::ptrdiff_t hstride, std::ptrdiff_t n, std::ptrdiff_t fast);
   // hlinear3 over two rows at once (both taps tables shared): ROW0 into H0, ROW1 into H1.
-  void (*hlinear3x2)(const uint8_t* row0, const uint8_t* row1, const int32_t* ofs0,
-                     const int32_t* ofs1, const int16_t* alpha, const int* ch, int pixel,
-                     int32_t* h0, int32_t* h1, std::ptrdiff_t hstride, std::ptrdiff_t n,
-                     std::ptrdiff_t fast);
+  // NEXT0 and NEXT1, when not null, are the rows the next call will read: the bytes the
+  // same columns need there are prefetched meanwhile (frames that are not in cache).
+  void (*hlinear3x2)(const uint8_t* row0, const uint8_t* row1, const uint8_t* next0,
+                     const uint8_t* next1, const int32_t* ofs0, const int32_t* ofs1,
+                     const int16_t* alpha, const int* ch, int pixel, int32_t* h0, int32_t* h1,
+                     std::ptrdiff_t hstride, std::ptrdiff_t n, std::ptrdiff_t fast);
+  // Both bilinear passes and the values at once, for three channels of two rows that no
+  // other output row reads (so nothing is cached): out[k][x] = (float(h0) * w0 +
+  // float(h1) * w1) * a[k] + b[k], with h0, h1 what hlinear3 gives for ROW0, ROW1.
+  // NEXT0 and NEXT1 as for hlinear3x2.
+  void (*linear3)(const uint8_t* row0, const uint8_t* row1, const uint8_t* next0,
+                  const uint8_t* next1, const int32_t* ofs0, const int32_t* ofs1,
+                  const int16_t* alpha, const int* ch, int pixel, float w0, float w1,
+                  const float* a, const float* b, float* const* out, std::ptrdiff_t n,
+                  std::ptrdiff_t fast);
   // Vertical bilinear pass and values: out[x] = (float(h0[x]) * w0 + float(h1[x]) * w1)
   // * a + b.
   void (*vlinear)(const int32_t* h0, const int32_t* h1, float w0, float w1, float a, float b,
