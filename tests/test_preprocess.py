@@ -642,6 +642,20 @@ def test_repr_and_properties(backend):
     assert q.transforms == []
 
 
+def test_pickle(make_session, backend):
+    import pickle
+
+    p = pre(backend, (40, 60), fit="letterbox", mean=MEAN, std=STD, pad_value=(1, 2, 3))
+    q = pickle.loads(pickle.dumps(p))
+    assert repr(q) == repr(p)
+    img = noise((50, 90, 3), seed=90)
+    np.testing.assert_array_equal(q(img), p(img))
+    sess = make_session(image_model())
+    pipe = pickle.loads(pickle.dumps(ortn.Pipeline(ortn.ImagePreprocessor.for_session(sess), sess)))
+    assert pipe(img)["mean"].shape == (1, 3)
+    pipe.session.close()
+
+
 def test_exports():
     assert {"ImagePreprocessor", "Pipeline", "Transform"} <= set(ortn.__all__)
     assert ortn.ImagePreprocessor.__module__ == "ortnative.preprocess"

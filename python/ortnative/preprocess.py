@@ -230,6 +230,7 @@ class ImagePreprocessor:
         "_mean",
         "_output_order",
         "_pad_value",
+        "_requested",
         "_resize",
         "_run",
         "_scale",
@@ -288,6 +289,7 @@ class ImagePreprocessor:
                 raise InvalidArgumentError(
                     f"scale / std and mean / std must fit in float32 (output channel {c})"
                 )
+        self._requested = backend
         self._backend = _backend.resolve(backend)
         args = (
             self._size[0],
@@ -426,6 +428,26 @@ class ImagePreprocessor:
         kwargs.update(overrides)
         return cls(**kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its options; the backend travels only if it was asked for by name.
+        kwargs = {
+            "size": self._size,
+            "resize": self._resize,
+            "fit": self._fit,
+            "input_order": self._input_order,
+            "output_order": self._output_order,
+            "scale": self._scale,
+            "mean": self._mean,
+            "std": self._std,
+            "layout": self._layout,
+            "dtype": self._dtype,
+            "pad_value": self._pad_value,
+            "align": self._align,
+            "threads": self._threads,
+            "backend": self._requested,
+        }
+        return (_restore_preprocessor, (kwargs,))
+
     # -- facts -------------------------------------------------------------------------
     @property
     def size(self) -> tuple[int, int]:
@@ -507,6 +529,10 @@ class ImagePreprocessor:
             parts.append(f"align={self._align!r}")
         parts += [f"threads={self._threads}", f"backend={self._backend!r}"]
         return f"ImagePreprocessor({', '.join(parts)})"
+
+
+def _restore_preprocessor(kwargs: dict[str, Any]) -> ImagePreprocessor:
+    return ImagePreprocessor(**kwargs)
 
 
 def _sizes(images: Any) -> Sequence[tuple[int, int]]:
@@ -650,6 +676,9 @@ class Pipeline:
             free = self._free.setdefault(n, [])
             if len(free) < self._MAX_FREE:
                 free.append(buf)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Pipeline, (self.preprocessor, self.session, self._input, self._outputs))
 
     def __repr__(self) -> str:
         return f"Pipeline({self.preprocessor!r}, {self.session!r}, input_name={self._input!r})"
