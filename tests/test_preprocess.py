@@ -455,6 +455,21 @@ def test_out_is_written_in_place(backend):
     assert np.all(canvas[:, :, :6] == -9)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "uint8"])
+def test_out_with_spaced_pixels(backend, dtype):
+    # NHWC into the first three channels of an RGBA-like buffer: pixels 4 elements apart.
+    img = noise((70, 90, 3), seed=42)
+    kw = {"layout": "nhwc", "dtype": dtype, "scale": 1.0 if dtype == "uint8" else 1 / 255}
+    p = pre(backend, (24, 40), **kw)
+    canvas = np.full((1, 24, 40, 4), 7, np.dtype(dtype))
+    p(img, out=canvas[..., :3])
+    np.testing.assert_array_equal(canvas[..., :3], p(img))
+    assert np.all(canvas[..., 3] == 7)
+    g = pre(backend, (24, 40), output_order="gray", **kw)
+    g(img, out=canvas[..., 3:])
+    np.testing.assert_array_equal(canvas[..., 3:], g(img))
+
+
 def test_simd_and_portable_kernels_agree():
     """Native only: the AVX2 kernels against the portable ones (where there is no AVX2,
     both runs use the portable kernels)."""

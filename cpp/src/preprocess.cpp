@@ -415,6 +415,8 @@ struct Scratch {
   std::vector<float> rows;      // output channels x output width (staging)
   std::vector<float> tmp;       // 3 x width (gray from colour)
   std::vector<float> acc;       // area: one vertically accumulated source row
+  std::vector<uint16_t> typed16;  // NHWC float16: converted planes before interleaving
+  std::vector<uint8_t> typed8;    // NHWC uint8: the same
   std::vector<int32_t> aidx;
   std::vector<float> aw;
   std::vector<int32_t> ytap_idx;
@@ -781,30 +783,52 @@ void Job::store(int64_t y, const float* const* planes) {
     }
     return;
   }
-  // NHWC: interleave, converting one pixel's channels at a time.
+  // NHWC. Packed pixels (the usual case): convert each plane with the vector kernels,
+  // then interleave. Anything else (pixels further apart than the channel count): one
+  // element at a time.
   const int64_t xs = out_.strides[2];
-  if (o_.dtype == DType::kFloat32) {
-    auto* dst = reinterpret_cast<float*>(at(0, y, 0));
-    if (out_c_ == 3) {
-      for (int64_t x = 0; x < W_; ++x) {
-        dst[x * xs] = planes[0][x];
-        dst[x * xs + 1] = planes[1][x];
-        dst[x * xs + 2] = planes[2][x];
+  if (xs == out_c_) {
+    const auto w = static_cast<std::size_t>(W_);
+    if (o_.dtype == DType::kFloat32) {
+      auto* dst = reinterpret_cast<float*>(at(0, y, 0));
+      if (out_c_ == 3) {
+        k_.interleave3_f32(planes[0], planes[1], planes[2], dst, W_);
+      } else {
+        std::memcpy(dst, planes[0], w * sizeof(float));
+      }
+    } else if (o_.dtype == DType::kFloat16) {
+      auto* dst = reinterpret_cast<uint16_t*>(at(0, y, 0));
+      if (out_c_ == 3) {
+        uint16_t* t = sized(sc_.typed16, 3 * w);
+        for (std::size_t c = 0; c < 3; ++c) k_.to_f16(planes[c], t + c * w, W_);
+        k_.interleave3_u16(t, t + w, t + 2 * w, dst, W_);
+      } else {
+        k_.to_f16(planes[0], dst, W_);
       }
     } else {
-      for (int64_t x = 0; x < W_; ++x) dst[x * xs] = planes[0][x];
-    }
-  } else if (o_.dtype == DType::kFloat16) {
-    auto* dst = reinterpret_cast<uint16_t*>(at(0, y, 0));
-    for (int64_t x = 0; x < W_; ++x) {
-      for (int64_t c = 0; c < out_c_; ++c) {
-        dst[x * xs + c] = detail::pre::float_to_half(planes[c][x]);
+      auto* dst = reinterpret_cast<uint8_t*>(at(0, y, 0));
+      if (out_c_ == 3) {
+        uint8_t* t = sized(sc_.typed8, 3 * w);
+        for (std::size_t c = 0; c < 3; ++c) k_.to_u8(planes[c], t + c * w, W_);
+        k_.interleave3_u8(t, t + w, t + 2 * w, dst, W_);
+      } else {
+        k_.to_u8(planes[0], dst, W_);
       }
     }
-  } else {
-    auto* dst = reinterpret_cast<uint8_t*>(at(0, y, 0));
-    for (int64_t x = 0; x < W_; ++x) {
-      for (int64_t c = 0; c < out_c_; ++c) dst[x * xs + c] = detail::pre::float_to_u8(planes[c][x]);
+    return;
+  }
+  for (int64_t x = 0; x < W_; ++x) {
+    for (int64_t c = 0; c < out_c_; ++c) {
+      char* dst = at(c, y, x);
+      const float v = planes[c][x];
+      if (o_.dtype == DType::kFloat32) {
+        std::memcpy(dst, &v, sizeof v);
+      } else if (o_.dtype == DType::kFloat16) {
+        const uint16_t h = detail::pre::float_to_half(v);
+        std::memcpy(dst, &h, sizeof h);
+      } else {
+        *reinterpret_cast<uint8_t*>(dst) = detail::pre::float_to_u8(v);
+      }
     }
   }
 }

@@ -329,6 +329,19 @@ ORTN_AVX2 void affine(const float* v, float a, float b, float* out, std::ptrdiff
   for (; x < n; ++x) out[x] = v[x] * a + b;
 }
 
+ORTN_AVX2 void interleave3_f32(const float* p0, const float* p1, const float* p2, float* out,
+                               std::ptrdiff_t n) {
+  interleave3(p0, p1, p2, out, n);
+}
+ORTN_AVX2 void interleave3_u16(const uint16_t* p0, const uint16_t* p1, const uint16_t* p2,
+                               uint16_t* out, std::ptrdiff_t n) {
+  interleave3(p0, p1, p2, out, n);
+}
+ORTN_AVX2 void interleave3_u8(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2,
+                              uint8_t* out, std::ptrdiff_t n) {
+  interleave3(p0, p1, p2, out, n);
+}
+
 ORTN_AVX2 void to_f16(const float* v, uint16_t* out, std::ptrdiff_t n) {
   std::ptrdiff_t x = 0;
   for (; x + 8 <= n; x += 8) {
@@ -351,7 +364,8 @@ ORTN_AVX2 void to_u8(const float* v, uint8_t* out, std::ptrdiff_t n) {
 }
 
 constexpr Kernels kAvx2{hlinear, hlinear3, hlinear3x2, linear3, vlinear, nearest, nearest3,
-                        vaccumulate, harea, affine, to_f16, to_u8};
+                        vaccumulate, harea, affine, interleave3_f32, interleave3_u16,
+                        interleave3_u8, to_f16, to_u8};
 
 }  // namespace
 

@@ -68,6 +68,13 @@ struct Kernels {
                 std::ptrdiff_t n);
   // out[x] = v[x] * a + b (OUT may be V).
   void (*affine)(const float* v, float a, float b, float* out, std::ptrdiff_t n);
+  // Interleaves three planes into pixels: out[3x + k] = plane k's [x] (NHWC rows).
+  void (*interleave3_f32)(const float* p0, const float* p1, const float* p2, float* out,
+                          std::ptrdiff_t n);
+  void (*interleave3_u16)(const uint16_t* p0, const uint16_t* p1, const uint16_t* p2,
+                          uint16_t* out, std::ptrdiff_t n);
+  void (*interleave3_u8)(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, uint8_t* out,
+                         std::ptrdiff_t n);
   // Float32 to float16 bits, rounding to nearest even (NumPy's astype(float16)).
   void (*to_f16)(const float* v, uint16_t* out, std::ptrdiff_t n);
   // Float32 to uint8: rounded to nearest even, saturated to 0..255.
@@ -77,6 +84,17 @@ struct Kernels {
 const Kernels& portable_kernels() noexcept;
 // The AVX2 kernels, or null where they are not compiled in or the CPU lacks AVX2/F16C.
 const Kernels* avx2_kernels() noexcept;
+
+// The interleave loops, written once: compilers vectorize them (the AVX2 table holds
+// copies compiled for AVX2).
+template <class V>
+inline void interleave3(const V* p0, const V* p1, const V* p2, V* out, std::ptrdiff_t n) {
+  for (std::ptrdiff_t x = 0; x < n; ++x) {
+    out[3 * x] = p0[x];
+    out[3 * x + 1] = p1[x];
+    out[3 * x + 2] = p2[x];
+  }
+}
 
 // Scalar reference conversions, shared by both implementations' tails.
 uint16_t float_to_half(float f) noexcept;
