@@ -419,8 +419,9 @@ struct Scratch {
   std::vector<uint8_t> typed8;    // NHWC uint8: the same
   std::vector<int32_t> aidx;
   std::vector<float> aw;
-  std::vector<int32_t> ytap_idx;
+  std::vector<int32_t> ytap_idx;  // area: one row's vertical taps (and column taps first)
   std::vector<float> ytap_w;
+  std::vector<int64_t> starts;
 };
 
 thread_local Scratch t_scratch;
@@ -510,7 +511,7 @@ class Job {
   bool area_mode_ = false;  // INTER_AREA enlarging an axis: bilinear with area weights
   Axis ax_{}, ay_{};
   int64_t vw_ = 0;
-  std::array<std::ptrdiff_t, 1> fast_{};  // leading columns the wide loads may read
+  std::ptrdiff_t fast_ = 0;  // leading columns the wide loads may read
   int32_t* hslot_[2] = {nullptr, nullptr};
   int64_t hrow_[2] = {-1, -1};
   int taps_ = 1;
@@ -542,7 +543,7 @@ void Job::setup_columns() {
     // Columns whose pixel the vector kernels may read as 4 bytes.
     std::ptrdiff_t f = vw_;
     while (f > 0 && ofs[f - 1] + 3 > row_bytes - 1) --f;
-    fast_[0] = f;
+    fast_ = f;
   } else if (mode_ == ResizeMode::kBilinear) {
     int32_t* ofs0 = sized(sc_.ofs0, vw);
     int32_t* ofs1 = sized(sc_.ofs1, vw);
@@ -560,7 +561,7 @@ void Job::setup_columns() {
     const int64_t span = C_ == 1 ? 3 : 7;
     std::ptrdiff_t f = im_.width >= 2 ? vw_ : 0;
     while (f > 0 && ofs0[f - 1] + span > row_bytes - 1) --f;
-    fast_[0] = f;
+    fast_ = f;
     hstride_ = vw_;
     int32_t* cache = sized(sc_.hcache, static_cast<std::size_t>(2 * n_src_) * vw);
     hslot_[0] = cache;
@@ -568,9 +569,12 @@ void Job::setup_columns() {
     hrow_[0] = hrow_[1] = -1;
   } else {  // area, shrinking both axes
     // Taps per column, then laid out tap-major and padded with zero weights.
-    std::vector<int32_t> idx;
-    std::vector<float> w;
-    std::vector<int64_t> start(vw + 1);
+    std::vector<int32_t>& idx = sc_.ytap_idx;  // free until the first row needs them
+    std::vector<float>& w = sc_.ytap_w;
+    idx.clear();
+    w.clear();
+    std::vector<int64_t>& start = sc_.starts;
+    start.assign(vw + 1, 0);
     for (int64_t x = 0; x < vw_; ++x) {
       start[static_cast<std::size_t>(x)] = static_cast<int64_t>(idx.size());
       area_taps(g_.crop_x + x, ax_.len, ax_.scale, idx, w);
@@ -633,7 +637,7 @@ void Job::prepare_linear_row(int64_t ry) {
     }
     k_.hlinear3x2(src_row(want[0]), src_row(want[1]), next0, next1, sc_.ofs0.data(),
                   sc_.ofs1.data(), sc_.alpha.data(), ch3_.data(), static_cast<int>(C_),
-                  hslot_[0], hslot_[1], hstride_, vw_, fast_[0]);
+                  hslot_[0], hslot_[1], hstride_, vw_, fast_);
   }
   for (int i = 0; i < 2; ++i) {
     if (slot[i] >= 0) continue;
@@ -645,10 +649,10 @@ void Job::prepare_linear_row(int64_t ry) {
     const uint8_t* row = src_row(want[i]);
     if (C_ == 1) {
       k_.hlinear(row, sc_.ofs0.data(), sc_.ofs1.data(), sc_.alpha.data(), hslot_[use], vw_,
-                 fast_[0], 1);
+                 fast_, 1);
     } else {
       k_.hlinear3(row, sc_.ofs0.data(), sc_.ofs1.data(), sc_.alpha.data(), ch3_.data(),
-                  static_cast<int>(C_), hslot_[use], hstride_, vw_, fast_[0]);
+                  static_cast<int>(C_), hslot_[use], hstride_, vw_, fast_);
     }
   }
   h0_ = hslot_[slot[0]];
@@ -676,7 +680,7 @@ bool Job::fused_linear_row(int64_t ry, float* const* dst) {
   const auto one = static_cast<float>(kAlphaOne);
   k_.linear3(src_row(t.s0), src_row(t.s1), next0, next1, sc_.ofs0.data(), sc_.ofs1.data(),
              sc_.alpha.data(), ch3_.data(), static_cast<int>(C_), (1.0f - t.f) / one, t.f / one,
-             a_.data(), b_.data(), dst, vw_, fast_[0]);
+             a_.data(), b_.data(), dst, vw_, fast_);
   return true;
 }
 
@@ -694,7 +698,7 @@ void Job::produce(int64_t s, float a, float b, float* dst) {
   if (mode_ == ResizeMode::kNearest) {
     // Gray sources only (colour goes through nearest3); a 4-byte load is safe where it
     // is for the pixel.
-    k_.nearest(row_nearest_ + s, sc_.ofs0.data(), a, b, dst, vw_, fast_[0]);
+    k_.nearest(row_nearest_ + s, sc_.ofs0.data(), a, b, dst, vw_, fast_);
   } else if (mode_ == ResizeMode::kBilinear) {
     // The cached h rows hold the source channels in src_ch_ order (gray: one).
     int64_t k = 0;
@@ -736,7 +740,7 @@ void Job::image_row(int64_t y) {
       float* const tp[3] = {t, t + vw, t + 2 * vw};
       const int pos[3] = {static_cast<int>(bgr_pos_[0]), static_cast<int>(bgr_pos_[1]),
                           static_cast<int>(bgr_pos_[2])};
-      k_.nearest3(row_nearest_, sc_.ofs0.data(), pos, one, zero, tp, vw_, fast_[0]);
+      k_.nearest3(row_nearest_, sc_.ofs0.data(), pos, one, zero, tp, vw_, fast_);
     } else {
       for (std::size_t i = 0; i < 3; ++i) produce(bgr_pos_[i], 1.0f, 0.0f, t + i * vw);
     }
@@ -748,7 +752,7 @@ void Job::image_row(int64_t y) {
     }
   } else if (mode_ == ResizeMode::kNearest && C_ != 1) {
     k_.nearest3(row_nearest_, sc_.ofs0.data(), ch3_.data(), a_.data(), b_.data(), dst3, vw_,
-                fast_[0]);
+                fast_);
   } else {
     for (int64_t c = 0; c < out_c_; ++c) {
       const auto i = static_cast<std::size_t>(c);
@@ -851,7 +855,8 @@ void Job::rows(int64_t y_begin, int64_t y_end) {
 }
 
 // Below this many output values a call runs on the calling thread alone: waking a pool
-// thread costs more than it saves (measured in bench/preprocess.py).
+// thread (tens of microseconds on a busy machine) would cost about what it saves. A
+// 224x224x3 image (150,528 values, ~60 us) stays on the caller; 640x640x3 is split.
 constexpr int64_t kParallelMinValues = 200'000;
 
 }  // namespace
