@@ -591,6 +591,34 @@ def test_pipeline_extra_feeds_outputs_and_out(make_session):
     np.testing.assert_allclose(res["mean"][0], p(img)[0].mean(axis=(1, 2)), rtol=1e-5)
 
 
+def test_pipeline_with_other_inputs(make_session):
+    """A model with a second input (a gain): given per call through feeds=."""
+    import onnx
+
+    h = onnx.helper
+    graph = h.make_graph(
+        [
+            h.make_node("ReduceMean", ["image"], ["m"], axes=[2, 3], keepdims=0),
+            h.make_node("Mul", ["m", "gain"], ["y"]),
+        ],
+        "gain",
+        [
+            h.make_tensor_value_info("image", onnx.TensorProto.FLOAT, ["N", 3, 16, 16]),
+            h.make_tensor_value_info("gain", onnx.TensorProto.FLOAT, [1]),
+        ],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 3])],
+    )
+    sess = make_session(models._model(graph))
+    p = ortn.ImagePreprocessor.for_session(sess, "image")
+    pipe = ortn.Pipeline(p, sess, input_name="image")
+    img = noise((30, 40, 3), seed=72)
+    y1 = pipe(img, feeds={"gain": np.array([1.0], F32)})["y"]
+    y3 = pipe(img, feeds={"gain": np.array([3.0], F32)})["y"]
+    np.testing.assert_allclose(y3, 3 * y1, rtol=1e-6)
+    with pytest.raises(ortn.InvalidInputError, match="missing input 'gain'"):
+        pipe(img)
+
+
 @pytest.mark.parametrize(
     ("layout", "channels", "dtype"),
     [("nhwc", 3, np.uint8), ("nchw", 1, np.float16), ("nhwc", 1, np.float32)],
