@@ -181,8 +181,8 @@ class ImagePreprocessor:
     - ``size``: output ``(height, width)``, or one int for a square.
     - ``resize``: ``"nearest"`` (== OpenCV ``INTER_NEAREST``), ``"bilinear"`` (OpenCV
       ``INTER_LINEAR``: half-pixel centres, clamped borders) or ``"area"`` (OpenCV
-      ``INTER_AREA``: the area-weighted mean when shrinking; the best choice for large
-      reductions).
+      ``INTER_AREA``: the area-weighted mean when shrinking: no aliasing on large
+      reductions, at several times bilinear's cost).
     - ``fit``: ``"stretch"`` (ignore the aspect ratio), ``"letterbox"`` (keep it; pad
       with ``pad_value``, image centred or, with ``align="top_left"``, in the corner: the
       YOLO letterbox) or ``"center_crop"`` (keep it; the shorter side fills the output,
