@@ -37,6 +37,7 @@ interleaved rounds of their own with fewer samples, so they do not stretch the r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -392,8 +393,16 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"the preprocess benchmark needs the native backend: {ortn.native_error}")
     cv2.setNumThreads(1)
     scale = 10 if args.quick else 1
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = image_cases(scale) + end_to_end(scale)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     notes = summarize(rows)
+    if load_before is not None and load_after is not None:
+        # Thread scaling needs idle cores: on a shared machine, say how busy it was.
+        notes.append(
+            f"1-minute load average before / after the run: {load_before:.2f} / "
+            f"{load_after:.2f} on {os.cpu_count()} CPUs (this run's own threads included)."
+        )
     method = (
         "Per-call latency. OpenCV and ORT on one thread; ortnative on 1 thread and on all "
         "cores. Method: bench/common.py (every variant checked against ortnative's output "
@@ -408,7 +417,11 @@ def main(argv: list[str] | None = None) -> int:
         method=method,
         baseline=BASELINE,
         notes=notes,
-        meta={"command": cmd, "opencv": cv2.__version__},
+        meta={
+            "command": cmd,
+            "opencv": cv2.__version__,
+            "load_average": [load_before, load_after],
+        },
     )
     with open(m) as f:
         print(f.read())
