@@ -36,7 +36,7 @@ _INPUT_ORDERS = ("bgr", "rgb", "bgra", "rgba", "gray")
 _OUTPUT_ORDERS = ("rgb", "bgr", "gray")
 _LAYOUTS = ("nchw", "nhwc")
 _DTYPES = ("float32", "float16", "uint8")
-_F32_MAX = float(np.finfo(np.float32).max)
+_F32_MAX = 3.4028234663852886e38  # float(numpy.finfo(numpy.float32).max)
 
 
 class Transform(NamedTuple):
