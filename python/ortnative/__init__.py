@@ -25,6 +25,7 @@ from .errors import (
     SchedulerClosedError,
     SessionClosedError,
 )
+from .preprocess import ImagePreprocessor, Pipeline, Transform
 from .session import Session
 
 __version__ = "0.1.0"
@@ -38,11 +39,13 @@ def ort_version(backend: str | None = None) -> str:
 __all__ = [
     "CancelledError",
     "Error",
+    "ImagePreprocessor",
     "InvalidArgumentError",
     "InvalidInputError",
     "InvalidTypeError",
     "ModelLoadError",
     "OrtError",
+    "Pipeline",
     "QueueFullError",
     "RequestTimeoutError",
     "RuntimeLoadError",
@@ -50,6 +53,7 @@ __all__ = [
     "Session",
     "SessionClosedError",
     "TensorInfo",
+    "Transform",
     "__version__",
     "available_providers",
     "backend",

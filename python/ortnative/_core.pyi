@@ -66,3 +66,37 @@ class Session:
         """run as a builtin bound to this session: (feeds, outputs=None, out=None)."""
     def metadata(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
+
+class ImagePreprocessor:
+    """The native preprocessor; options arrive checked by ortnative.preprocess."""
+
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        resize: str,
+        fit: str,
+        align: str,
+        input_order: str,
+        output_order: str,
+        scale: float,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        pad_value: tuple[float, float, float],
+        dtype: str,
+        layout: str,
+        threads: int,
+    ) -> None: ...
+    def run(self, images: Any, out: np.ndarray | None = None) -> np.ndarray:
+        """Preprocesses IMAGES into OUT (or a new array), which it returns."""
+    def output_shape(self, n: int) -> tuple[int, int, int, int]: ...
+    def geometry(
+        self, height: int, width: int
+    ) -> tuple[float, float, float, float, int, int, int, int]:
+        """(scale_x, scale_y, offset_x, offset_y, left, top, width, height)."""
+
+def available_cores() -> int: ...
+def _set_preprocess_simd(enabled: bool) -> bool:
+    """Test hook: False forces the portable kernels; returns the old value."""
+
+def _preprocess_simd_active() -> bool: ...

@@ -5,6 +5,7 @@
 
 #include "ortnative/dtype.hpp"
 #include "ortnative/error.hpp"
+#include "ortnative/preprocess.hpp"
 #include "ortnative/runtime.hpp"
 #include "ortnative/session.hpp"
 #include "ortnative/value.hpp"

@@ -1,0 +1,296 @@
+// Bindings for ortnative::ImagePreprocessor: turns NumPy images and the out= array into
+// core views, releases the GIL around the core, and returns the output array. Checks and
+// messages are the core's (its fail_* helpers word what a view cannot express), so the
+// Python fallback (python/ortnative/_fallback_preprocess.py) says the same things.
+
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "numpy_bridge.hpp"
+#include "ortnative/error.hpp"
+#include "ortnative/preprocess.hpp"
+#include "ortnative/small_array.hpp"
+#include "register.hpp"
+
+namespace ortnative::py_bridge {
+
+namespace {
+
+using detail::SmallArray;
+
+// Option strings arrive already checked by ortnative.preprocess; anything else here is
+// a bug in the Python layer, reported as such.
+template <class E>
+E parse(const std::string& value, std::initializer_list<std::pair<const char*, E>> names,
+        const char* what) {
+  for (const auto& [name, e] : names) {
+    if (value == name) return e;
+  }
+  throw InvalidArgumentError(std::string("unknown ") + what + " '" + value + "'");
+}
+
+std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
+
+class PyPreprocessor {
+ public:
+  PyPreprocessor(int64_t height, int64_t width, const std::string& resize, const std::string& fit,
+                 const std::string& align, const std::string& input_order,
+                 const std::string& output_order, double scale, std::array<double, 3> mean,
+                 std::array<double, 3> std, std::array<double, 3> pad_value,
+                 const std::string& dtype, const std::string& layout, int threads)
+      : pre_(make(height, width, resize, fit, align, input_order, output_order, scale, mean, std,
+                  pad_value, dtype, layout, threads)),
+        descr_(py::reinterpret_steal<py::object>(
+            reinterpret_cast<PyObject*>(descr_for(pre_.options().dtype)))) {}
+
+  py::tuple output_shape(int64_t n) const {
+    const auto s = pre_.output_shape(n);
+    return py::make_tuple(s[0], s[1], s[2], s[3]);
+  }
+
+  // (scale_x, scale_y, offset_x, offset_y, left, top, width, height) of the visible
+  // region, for a source image of HEIGHT x WIDTH.
+  py::tuple geometry(int64_t height, int64_t width) const {
+    if (height <= 0 || width <= 0) {
+      throw InvalidArgumentError("image size must be positive, got (" + std::to_string(height) +
+                                 ", " + std::to_string(width) + ")");
+    }
+    const Transform t = pre_.geometry(height, width);
+    return py::make_tuple(t.scale_x, t.scale_y, t.offset_x, t.offset_y, t.left, t.top,
+                          t.visible_width, t.visible_height);
+  }
+
+  py::object run(py::handle images, py::handle out) const;
+
+ private:
+  static ImagePreprocessor make(int64_t height, int64_t width, const std::string& resize,
+                                const std::string& fit, const std::string& align,
+                                const std::string& input_order, const std::string& output_order,
+                                double scale, const std::array<double, 3>& mean,
+                                const std::array<double, 3>& std,
+                                const std::array<double, 3>& pad_value, const std::string& dtype,
+                                const std::string& layout, int threads) {
+    const std::initializer_list<std::pair<const char*, ColorOrder>> orders = {
+        {"bgr", ColorOrder::kBGR},
+        {"rgb", ColorOrder::kRGB},
+        {"bgra", ColorOrder::kBGRA},
+        {"rgba", ColorOrder::kRGBA},
+        {"gray", ColorOrder::kGray}};
+    PreprocessOptions o;
+    o.height = height;
+    o.width = width;
+    o.resize = parse<ResizeMode>(resize,
+                                 {{"nearest", ResizeMode::kNearest},
+                                  {"bilinear", ResizeMode::kBilinear},
+                                  {"area", ResizeMode::kArea}},
+                                 "resize");
+    o.fit = parse<FitMode>(fit,
+                           {{"stretch", FitMode::kStretch},
+                            {"letterbox", FitMode::kLetterbox},
+                            {"center_crop", FitMode::kCenterCrop}},
+                           "fit");
+    o.align = parse<Align>(align, {{"center", Align::kCenter}, {"top_left", Align::kTopLeft}},
+                           "align");
+    o.input_order = parse<ColorOrder>(input_order, orders, "input_order");
+    o.output_order = parse<ColorOrder>(output_order, orders, "output_order");
+    o.scale = scale;
+    o.mean = mean;
+    o.std = std;
+    o.pad_value = pad_value;
+    o.dtype = parse<DType>(dtype,
+                           {{"float32", DType::kFloat32},
+                            {"float16", DType::kFloat16},
+                            {"uint8", DType::kUInt8}},
+                           "dtype");
+    o.layout = parse<Layout>(layout, {{"nchw", Layout::kNCHW}, {"nhwc", Layout::kNHWC}}, "layout");
+    o.threads = threads;
+    return ImagePreprocessor(o);
+  }
+
+  // Fills VIEW from image INDEX, ARR (a uint8 array of rank 2 or 3). An array whose
+  // pixels are not packed (channel stride 1, pixel stride = channels) is copied once.
+  void image_view(std::size_t index, PyArrayObject* arr, Refs& refs, ImageView& view) const;
+
+  ImagePreprocessor pre_;
+  py::object descr_;  // NumPy dtype of the output
+};
+
+void PyPreprocessor::image_view(std::size_t index, PyArrayObject* arr, Refs& refs,
+                                ImageView& view) const {
+  PyArray_Descr* descr = PyArray_DESCR(arr);
+  if (descr->type_num != NPY_UBYTE) pre_.fail_image_dtype(index, numpy_dtype_name(descr));
+  const int nd = PyArray_NDIM(arr);
+  const npy_intp* dims = PyArray_DIMS(arr);
+  if (nd != 2 && nd != 3) {
+    static_assert(sizeof(npy_intp) == sizeof(int64_t), "64-bit platforms only");
+    pre_.fail_image_shape(index, {reinterpret_cast<const int64_t*>(dims),
+                                  static_cast<std::size_t>(nd)});
+  }
+  const int64_t channels = nd == 3 ? dims[2] : 1;
+  const npy_intp* strides = PyArray_STRIDES(arr);
+  const bool packed = dims[0] == 0 || dims[1] == 0 ||
+                      ((dims[1] == 1 || strides[1] == channels) &&
+                       (nd == 2 || channels == 1 || strides[2] == 1));
+  if (!packed) {
+    // The one copy the docs promise for images whose pixels are not packed.
+    PyObject* copy = PyArray_NewCopy(arr, NPY_CORDER);
+    if (copy == nullptr) throw py::error_already_set();
+    refs.own(copy);
+    arr = reinterpret_cast<PyArrayObject*>(copy);
+    strides = PyArray_STRIDES(arr);
+  }
+  view.data = static_cast<const uint8_t*>(PyArray_DATA(arr));
+  view.height = dims[0];
+  view.width = dims[1];
+  view.channels = channels;
+  view.row_stride = strides[0];
+  view.dtype = DType::kUInt8;
+  view.rank = nd;
+  pre_.check_image(view, index);  // now, so errors come in image order
+}
+
+py::object PyPreprocessor::run(py::handle images, py::handle out) const {
+  Refs refs;  // destroyed last, with the GIL held
+  PyObject* obj = images.ptr();
+  // What the images are: one array (HxW, HxWxC, or an NxHxWxC batch), or a sequence.
+  PyObject* fast = nullptr;
+  int64_t n = 0;
+  bool batch = false;
+  if (PyArray_Check(obj)) {
+    auto* arr = reinterpret_cast<PyArrayObject*>(obj);
+    batch = PyArray_NDIM(arr) == 4;
+    n = batch ? PyArray_DIMS(arr)[0] : 1;
+  } else if (PyList_Check(obj) || PyTuple_Check(obj)) {
+    fast = obj;
+    n = PySequence_Fast_GET_SIZE(obj);
+  } else {
+    throw InvalidTypeError(
+        "images must be a numpy uint8 array (an image, or an NxHxWxC batch) or a list of "
+        "them, got " + type_name(obj));
+  }
+  if (n == 0) throw InvalidInputError("no images given");
+
+  // The output: the caller's array, checked, or a new one.
+  PreprocessOutput o;
+  PyObject* result = nullptr;
+  if (out.is_none()) {
+    const auto shape = pre_.output_shape(n);
+    PyObject* descr = descr_.ptr();
+    Py_INCREF(descr);  // stolen
+    npy_intp dims[4] = {shape[0], shape[1], shape[2], shape[3]};
+    result = PyArray_NewFromDescr(&PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr), 4, dims,
+                                  nullptr, nullptr, 0, nullptr);
+    if (result == nullptr) throw py::error_already_set();
+    refs.own(result);
+    o = PreprocessOutput::dense(PyArray_DATA(reinterpret_cast<PyArrayObject*>(result)),
+                                pre_.options().dtype, shape);
+  } else {
+    PyObject* op = out.ptr();
+    if (!PyArray_Check(op)) {
+      throw InvalidTypeError("out must be a numpy array, got " + type_name(op));
+    }
+    auto* arr = reinterpret_cast<PyArrayObject*>(op);
+    PyArray_Descr* descr = PyArray_DESCR(arr);
+    const DType dt = dtype_of(descr, DType::kUndefined);
+    if (dt != pre_.options().dtype) pre_.fail_output_dtype(numpy_dtype_name(descr));
+    const int nd = PyArray_NDIM(arr);
+    const auto* dims = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
+    if (nd != 4 || !std::equal(dims, dims + 4, pre_.output_shape(n).begin())) {
+      pre_.fail_output_shape({dims, static_cast<std::size_t>(nd)}, n);
+    }
+    const auto item = static_cast<int64_t>(PyArray_ITEMSIZE(arr));
+    const npy_intp* st = PyArray_STRIDES(arr);
+    if (!PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr)) pre_.fail_output_layout();
+    o.data = PyArray_DATA(arr);
+    o.dtype = dt;
+    for (std::size_t d = 0; d < 4; ++d) {
+      o.shape[d] = dims[d];
+      if (st[d] % item != 0) pre_.fail_output_layout();
+      o.strides[d] = st[d] / item;
+    }
+    if (o.strides[3] != 1 && o.shape[3] != 1) pre_.fail_output_layout();
+    o.strides[3] = 1;  // a last dimension of size 1 has no meaningful stride
+    refs.keep(op);
+    result = op;
+  }
+
+  SmallArray<ImageView, 8> views(static_cast<std::size_t>(n));
+  if (fast != nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      PyObject* item = PySequence_Fast_GET_ITEM(fast, static_cast<Py_ssize_t>(i));
+      if (!PyArray_Check(item)) {
+        throw InvalidTypeError("image " + std::to_string(i) + " must be a numpy array, got " +
+                               type_name(item));
+      }
+      refs.keep(item);  // the caller's list may lose it while the GIL is released
+      image_view(static_cast<std::size_t>(i), reinterpret_cast<PyArrayObject*>(item), refs,
+                 views[static_cast<std::size_t>(i)]);
+    }
+  } else if (!batch) {
+    refs.keep(obj);
+    image_view(0, reinterpret_cast<PyArrayObject*>(obj), refs, views[0]);
+  } else {
+    // An NxHxWxC batch: image i is arr[i], read in place.
+    refs.keep(obj);
+    auto* arr = reinterpret_cast<PyArrayObject*>(obj);
+    PyArray_Descr* descr = PyArray_DESCR(arr);
+    if (descr->type_num != NPY_UBYTE) pre_.fail_image_dtype(0, numpy_dtype_name(descr));
+    const npy_intp* dims = PyArray_DIMS(arr);
+    const npy_intp* st = PyArray_STRIDES(arr);
+    if (!(dims[1] == 0 || dims[2] == 0 || ((dims[2] == 1 || st[2] == dims[3]) && st[3] == 1))) {
+      PyObject* copy = PyArray_NewCopy(arr, NPY_CORDER);
+      if (copy == nullptr) throw py::error_already_set();
+      refs.own(copy);
+      arr = reinterpret_cast<PyArrayObject*>(copy);
+      st = PyArray_STRIDES(arr);
+    }
+    const auto* base = static_cast<const uint8_t*>(PyArray_DATA(arr));
+    for (int64_t i = 0; i < n; ++i) {
+      ImageView& v = views[static_cast<std::size_t>(i)];
+      v.data = base + i * st[0];
+      v.height = dims[1];
+      v.width = dims[2];
+      v.channels = dims[3];
+      v.row_stride = st[1];
+      v.dtype = DType::kUInt8;
+      v.rank = 3;
+      pre_.check_image(v, static_cast<std::size_t>(i));
+    }
+  }
+  {
+    // Safe: REFS keeps every image array (and copy) and the output alive, and nothing
+    // below touches a Python object. The caller must not resize or free them from
+    // another thread meanwhile, which NumPy forbids for arrays with live references.
+    py::gil_scoped_release release;
+    pre_.run({views.data(), views.size()}, o);
+  }
+  return py::reinterpret_borrow<py::object>(result);
+}
+
+}  // namespace
+
+void register_preprocess(py::module_& m) {
+  py::class_<PyPreprocessor>(m, "ImagePreprocessor")
+      .def(py::init<int64_t, int64_t, const std::string&, const std::string&, const std::string&,
+                    const std::string&, const std::string&, double, std::array<double, 3>,
+                    std::array<double, 3>, std::array<double, 3>, const std::string&,
+                    const std::string&, int>(),
+           py::arg("height"), py::arg("width"), py::arg("resize"), py::arg("fit"),
+           py::arg("align"), py::arg("input_order"), py::arg("output_order"), py::arg("scale"),
+           py::arg("mean"), py::arg("std"), py::arg("pad_value"), py::arg("dtype"),
+           py::arg("layout"), py::arg("threads"))
+      .def("run", &PyPreprocessor::run, py::arg("images"), py::arg("out") = py::none(),
+           "Preprocesses IMAGES into OUT (or a new array), which it returns.")
+      .def("output_shape", &PyPreprocessor::output_shape, py::arg("n"))
+      .def("geometry", &PyPreprocessor::geometry, py::arg("height"), py::arg("width"));
+  m.def("available_cores", &available_cores);
+  m.def(
+      "_set_preprocess_simd", [](bool enabled) { return detail::set_preprocess_simd(enabled); },
+      py::arg("enabled"), "Test hook: False forces the portable kernels; returns the old value.");
+  m.def("_preprocess_simd_active", &detail::preprocess_simd_active);
+}
+
+}  // namespace ortnative::py_bridge
