@@ -390,7 +390,7 @@ def test_backends_agree_bit_for_bit(resize, fit, dtype):
         noise((5, 3, 3), seed=18),
     ]
     orders = ["bgr", "rgba", "bgr", "bgr"]
-    for k, (img, order) in enumerate(zip(images, orders)):
+    for k, (img, order) in enumerate(zip(images, orders, strict=False)):
         kw = {
             "resize": resize,
             "fit": fit,

@@ -7,8 +7,9 @@ thing and names the exception, the built-in bases it must also have, and the mes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import ortnative as ortn

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 import ortnative as ortn
 from ortnative import models
 
@@ -75,8 +74,13 @@ def churn(stop: threading.Event, backend: str, c: Counters, rng: random.Random) 
         c.add("churn_sessions")
 
 
-def runner(stop: threading.Event, backend: str, c: Counters, rng: random.Random,
-           shared: dict[str, ortn.Session]) -> None:
+def runner(
+    stop: threading.Event,
+    backend: str,
+    c: Counters,
+    rng: random.Random,
+    shared: dict[str, ortn.Session],
+) -> None:
     mlp, strs, add = shared["mlp"], shared["str"], shared["add"]
     while not stop.is_set():
         pick = rng.random()
@@ -116,10 +120,18 @@ def main() -> int:
     p.add_argument("--warmup-fraction", type=float, default=0.25)
     p.add_argument("--backend", default=None, choices=["native", "python"])
     p.add_argument("--only", nargs="*", help="run only these workers (default: all)")
-    p.add_argument("--trace", type=float, default=0,
-                   help="print RSS/threads/fds every this many seconds to stderr")
-    p.add_argument("--rss-slack-mb", type=float, default=2.0,
-                   help="growth always tolerated, for small baselines (default 2 MB)")
+    p.add_argument(
+        "--trace",
+        type=float,
+        default=0,
+        help="print RSS/threads/fds every this many seconds to stderr",
+    )
+    p.add_argument(
+        "--rss-slack-mb",
+        type=float,
+        default=2.0,
+        help="growth always tolerated, for small baselines (default 2 MB)",
+    )
     args = p.parse_args()
     backend = ortn._backend.resolve(args.backend)
     shared = {
@@ -147,8 +159,11 @@ def main() -> int:
             seed += 1
             extra = (shared,) if name == "runner" else ()
             t = threading.Thread(
-                target=guard, args=(fn, stop, backend, counters, random.Random(seed), *extra),
-                name=f"soak-{name}", daemon=True)
+                target=guard,
+                args=(fn, stop, backend, counters, random.Random(seed), *extra),
+                name=f"soak-{name}",
+                daemon=True,
+            )
             threads.append(t)
             t.start()
     samples: list[tuple[float, int, int, int]] = []

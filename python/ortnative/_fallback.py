@@ -688,9 +688,7 @@ class PythonSession:
                     f"{spec.name} {_given_dtype(v, spec.dtype_name)} {msg.format_shape(v.shape)}"
                 )
         cls = InvalidInputError if code == 2 else OrtError
-        err = cls(
-            f"{self._label}: ONNX Runtime failed to run: {text} [feeds: {', '.join(feeds)}]"
-        )
+        err = cls(f"{self._label}: ONNX Runtime failed to run: {text} [feeds: {', '.join(feeds)}]")
         err.ort_code = code
         return err
 

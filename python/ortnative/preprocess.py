@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ImagePreprocessor", "Pipeline", "Transform"]
 
-Images = Union[np.ndarray, Sequence[np.ndarray]]
-PerChannel = Union[float, Sequence[float], None]
+Images = np.ndarray | Sequence[np.ndarray]
+PerChannel = float | Sequence[float] | None
 
 _RESIZE = ("nearest", "bilinear", "area")
 _FIT = ("stretch", "letterbox", "center_crop")
@@ -608,7 +608,7 @@ class Pipeline:
                 f"the preprocessor makes {preprocessor.dtype}, but input '{info.name}' takes "
                 f"{info.dtype}"
             )
-        for d, (got, need) in enumerate(zip(info.shape, want)):
+        for d, (got, need) in enumerate(zip(info.shape, want, strict=False)):
             if d > 0 and isinstance(got, int) and got != need:
                 raise InvalidArgumentError(
                     f"the preprocessor makes {_fmt_shape(['N', *want[1:]])} "
