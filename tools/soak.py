@@ -64,11 +64,14 @@ def churn(stop: threading.Event, backend: str, c: Counters, rng: random.Random) 
     while not stop.is_set():
         if rng.random() < 0.1:
             try:
-                ortn.Session(mlp[: rng.randrange(10, len(mlp))], backend=backend)
+                ortn.Session(mlp[: rng.randrange(10, len(mlp))], backend=backend,
+                             intra_op_threads=1)
             except ortn.ModelLoadError:
                 c.add("churn_load_errors")
             continue
-        with ortn.Session(mlp, backend=backend) as s:
+        # One intra-op thread: a session of its own pools would start and stop threads
+        # with every churn, which is not what the thread count should measure.
+        with ortn.Session(mlp, backend=backend, intra_op_threads=1) as s:
             for _ in range(3):
                 s.run({"x": x})
         c.add("churn_sessions")
@@ -107,10 +110,34 @@ def runner(
                 c.add("bad_feeds_refused")
 
 
+def preprocess(stop: threading.Event, backend: str, c: Counters, rng: random.Random) -> None:
+    pre = ortn.ImagePreprocessor(size=(64, 64), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25),
+                                 backend=backend)
+    box = ortn.ImagePreprocessor(size=(96, 96), fit="letterbox", backend=backend)
+    session = ortn.Session(models.small_cnn(classes=10, size=64), backend=backend)
+    pipe = ortn.Pipeline(pre, session)
+    frames = [np.full((rng.randrange(40, 300), rng.randrange(40, 300), 3), i, np.uint8)
+              for i in range(8)]
+    out = pre.empty(4)
+    while not stop.is_set():
+        pick = rng.random()
+        frame = frames[rng.randrange(len(frames))]
+        if pick < 0.4:
+            assert pre(frame).shape == (1, 3, 64, 64)
+        elif pick < 0.6:
+            assert pre([frames[i] for i in range(4)], out=out) is out
+        elif pick < 0.8:
+            assert box(frame[rng.randrange(10):, rng.randrange(10):]).shape == (1, 3, 96, 96)
+        else:
+            assert pipe(frame)[session.outputs[0].name].shape == (1, 10)
+        c.add("preprocessed")
+
+
 #: name -> (how many threads, the worker). Later features add theirs here.
 WORKERS: dict[str, tuple[int, Callable[..., None]]] = {
     "churn": (1, churn),
     "runner": (4, runner),
+    "preprocess": (2, preprocess),
 }
 
 
