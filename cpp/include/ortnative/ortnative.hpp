@@ -6,5 +6,6 @@
 #include "ortnative/dtype.hpp"
 #include "ortnative/error.hpp"
 #include "ortnative/runtime.hpp"
+#include "ortnative/scheduler.hpp"
 #include "ortnative/session.hpp"
 #include "ortnative/value.hpp"
