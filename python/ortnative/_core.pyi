@@ -67,3 +67,41 @@ class Session:
         """run as a builtin bound to this session: (feeds, outputs=None, out=None)."""
     def metadata(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
+
+class Scheduler:
+    """The native scheduler (ortnative.Scheduler wraps it). Futures are completed by
+    calling the given unbound Future methods from the scheduler's threads."""
+
+    def __init__(
+        self,
+        threads: int,
+        set_result: Callable[[Any, Any], Any],
+        set_exception: Callable[[Any, BaseException], Any],
+        cancel: Callable[[Any], Any],
+    ) -> None: ...
+    def add_model(
+        self,
+        name: str,
+        session: Session,
+        replicas: int,
+        max_batch_size: int,
+        max_queue_delay_us: int,
+        max_queue_size: int,
+        timeout_us: int,
+        preferred_batch_sizes: Sequence[int],
+        warmup: bool,
+    ) -> None: ...
+    def submit(self, name: str, feeds: Any, future: Any, priority: int, timeout_us: int) -> int:
+        """Queues a request; returns its id. timeout_us 0: the model's timeout."""
+    def cancel(self, request_id: int) -> bool: ...
+    def close(self, drain: bool) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def threads(self) -> int: ...
+    def models(self) -> list[str]: ...
+    def stats(self, name: str) -> dict[str, Any]: ...
+    def metrics_text(self, prefix: str) -> str: ...
+
+def _live_slices() -> int:
+    """Arrays over shared batch outputs still alive (lifetime tests)."""
