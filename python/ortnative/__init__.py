@@ -25,6 +25,7 @@ from .errors import (
     SchedulerClosedError,
     SessionClosedError,
 )
+from .scheduler import Scheduler
 from .session import Session
 
 __version__ = "0.1.0"
@@ -46,6 +47,7 @@ __all__ = [
     "QueueFullError",
     "RequestTimeoutError",
     "RuntimeLoadError",
+    "Scheduler",
     "SchedulerClosedError",
     "Session",
     "SessionClosedError",
