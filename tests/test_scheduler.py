@@ -96,12 +96,18 @@ def test_results_equal_session_run_under_load(backend, mlp, cnn):
             return {"image": rng.standard_normal((rows, 3, 32, 32)).astype(F32)}
 
         def client(i: int) -> list[tuple[str, dict[str, np.ndarray], Any]]:
+            # Even clients submit futures, odd ones wait in run(): both share the batches.
             rng = np.random.default_rng(i)
             sent = []
             for k in range(6):
                 model = ("mlp", "pair", "cnn")[(i + k) % 3]
                 f = feeds(model, 1 + (i * 7 + k) % 3, rng)
-                sent.append((model, f, sched.submit(model, f)))
+                if i % 2:
+                    done: concurrent.futures.Future = concurrent.futures.Future()
+                    done.set_result(sched.run(model, f))
+                    sent.append((model, f, done))
+                else:
+                    sent.append((model, f, sched.submit(model, f)))
             return sent
 
         sent = [s for per_client in run_threads(64, client) for s in per_client]
@@ -168,6 +174,30 @@ def test_request_larger_than_max_batch_runs_alone(backend, mlp):
         np.testing.assert_allclose(f_big.result(60)["y"], direct.run(big)["y"], rtol=1e-5)
         np.testing.assert_allclose(f_small.result(60)["y"], direct.run(small)["y"], rtol=1e-5)
         assert sched.stats("mlp")["batch_sizes"] == {1: 2, 6: 1}
+
+
+def test_run_alone_or_queued_behind_others(backend, mlp):
+    """run() of a lone caller runs at once; behind queued requests it waits its turn and
+    shares their batch."""
+    direct = ortn.Session(mlp, backend=backend)
+    with ortn.Scheduler(threads=1, backend=backend) as sched:
+        sched.add_model("mlp", mlp, max_batch_size=4, max_queue_delay_us=10_000_000)
+        f = {"x": x(2)}
+        np.testing.assert_allclose(sched.run("mlp", f)["y"], direct.run(f)["y"], rtol=1e-5)
+        feeds = [{"x": x()} for _ in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            with held(sched, "mlp", {"x": x()}):
+                first = sched.submit("mlp", feeds[0])
+                callers = [pool.submit(sched.run, "mlp", f) for f in feeds[1:]]
+                while sched.stats("mlp")["queued"] < 4:
+                    threading.Event().wait(0.001)
+            for f, fut in zip(feeds, [first, *callers]):
+                np.testing.assert_allclose(fut.result(60)["y"], direct.run(f)["y"], rtol=1e-5)
+        assert sched.stats("mlp")["batch_sizes"] == {1: 1, 2: 1, 4: 1}
+        with pytest.raises(ortn.InvalidArgumentError, match="unknown model 'nope'"):
+            sched.run("nope", f)
+    with pytest.raises(ortn.SchedulerClosedError):
+        sched.run("mlp", f)
 
 
 # --- priorities, timeouts, cancellation, close ------------------------------------------
@@ -397,15 +427,16 @@ BAD_FEEDS = [
 ]
 
 
+@pytest.mark.parametrize("api", ["submit", "run"])
 @pytest.mark.parametrize(("case", "make"), BAD_FEEDS, ids=[c for c, _ in BAD_FEEDS])
-def test_bad_feeds_raise_what_session_run_raises(backend, mlp, case, make):
+def test_bad_feeds_raise_what_session_run_raises(backend, mlp, case, make, api):
     session = ortn.Session(mlp, backend=backend)
     with pytest.raises(ortn.Error) as want:
         session.run(make())
     with ortn.Scheduler(threads=1, backend=backend) as sched:
         sched.add_model("mlp", mlp, max_batch_size=4)
         with pytest.raises(ortn.Error) as got:
-            sched.submit("mlp", make())
+            getattr(sched, api)("mlp", make())
         assert sched.stats("mlp")["submitted"] == 0
     assert type(got.value) is type(want.value)
     # The scheduler's session is named after the model, Session's after its source.

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "numpy_bridge.hpp"
@@ -58,10 +59,35 @@ void thread_stop() {
   PyGILState_Release(tl_gil_state);
 }
 
+// asyncio completions of the group being delivered on this thread, by event loop: handed
+// to each loop at the end of the group, in one call_soon_threadsafe (one wake-up of the
+// loop per batch, not per request).
+struct LoopBatch {
+  py::object loop;
+  py::object resolve;  // Python function(items) that resolves the futures, in the loop
+  py::list items;      // (future, result or None, exception or None)
+};
+thread_local std::vector<LoopBatch>* tl_loops = nullptr;
+
+void call_soon(const py::object& loop, const py::object& fn, PyObject* arg) {
+  PyObject* r = PyObject_CallMethod(loop.ptr(), "call_soon_threadsafe", "OO", fn.ptr(), arg);
+  if (r == nullptr) {
+    PyErr_Clear();  // the loop is closed: nobody awaits these any more
+  } else {
+    Py_DECREF(r);
+  }
+}
+
 void with_gil(const std::function<void()>& deliver) {
   // Also called from threads that hold the GIL already (cancel): Ensure nests.
   PyGILState_STATE st = PyGILState_Ensure();
-  deliver();
+  {
+    std::vector<LoopBatch> loops;
+    std::vector<LoopBatch>* outer = std::exchange(tl_loops, &loops);
+    deliver();
+    tl_loops = outer;
+    for (LoopBatch& b : loops) call_soon(b.loop, b.resolve, b.items.ptr());
+  }
   PyGILState_Release(st);
 }
 
@@ -126,6 +152,7 @@ struct PyModel {
 // scheduler) is not called back.
 struct FutureApi {
   py::object set_result, set_exception, cancel;
+  py::object resolve_async;  // resolves asyncio futures in their loop: f([(fut, value, exc)])
 };
 
 // One request's Python side: what its views point at, and its future. Destroyed by the
@@ -134,7 +161,8 @@ struct PyRequest {
   Refs refs;
   StringStore strings;
   std::vector<std::vector<TensorView>> seqs;
-  py::object future;
+  py::object future;  // a concurrent.futures.Future, or an asyncio future when LOOP is set
+  py::object loop;
   const PyModel* model = nullptr;
   const FutureApi* api = nullptr;
 };
@@ -149,22 +177,59 @@ void call(const py::object& fn, PyObject* a, PyObject* b) {
   }
 }
 
+// A successful response as {output name: array} (GIL held); throws on a Python error.
+py::dict to_dict(const PyModel& m, Response& resp) {
+  py::dict d;
+  for (std::size_t k = 0; k < resp.outputs.size(); ++k) {
+    RequestOutput& o = resp.outputs[k];
+    PyObject* arr = o.is_slice() ? slice_to_python(m.out_descr[k].ptr(), std::move(o))
+                                 : to_python(std::move(o.value));
+    if (arr == nullptr) throw py::error_already_set();
+    const int rc = PyDict_SetItem(d.ptr(), m.out_names[k].ptr(), arr);
+    Py_DECREF(arr);
+    if (rc != 0) throw py::error_already_set();
+  }
+  return d;
+}
+
+// An asyncio request's outcome, queued for its loop (GIL held).
+void complete_async(PyRequest& r, Response&& resp) {
+  py::object value = py::none(), error = py::none();
+  try {
+    if (!resp.ok()) std::rethrow_exception(resp.error);
+    value = to_dict(*r.model, resp);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    error = take_error();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    error = take_error();
+  }
+  py::tuple item = py::make_tuple(r.future, value, error);
+  if (tl_loops == nullptr) {  // not in with_gil (cannot happen): resolve it alone
+    call_soon(r.loop, r.api->resolve_async, py::make_tuple(item).ptr());
+    return;
+  }
+  for (LoopBatch& b : *tl_loops) {
+    if (b.loop.is(r.loop) && b.resolve.is(r.api->resolve_async)) {
+      b.items.append(item);
+      return;
+    }
+  }
+  tl_loops->push_back(LoopBatch{r.loop, r.api->resolve_async, py::list()});
+  tl_loops->back().items.append(item);
+}
+
 // Completes the request's future (GIL held).
 void complete(PyRequest& r, Response&& resp) {
+  if (r.loop) {
+    complete_async(r, std::move(resp));
+    return;
+  }
   PyObject* fut = r.future.ptr();
   if (resp.ok()) {
     try {
-      const PyModel& m = *r.model;
-      py::dict d;
-      for (std::size_t k = 0; k < resp.outputs.size(); ++k) {
-        RequestOutput& o = resp.outputs[k];
-        PyObject* arr = o.is_slice() ? slice_to_python(m.out_descr[k].ptr(), std::move(o))
-                                     : to_python(std::move(o.value));
-        if (arr == nullptr) throw py::error_already_set();
-        const int rc = PyDict_SetItem(d.ptr(), m.out_names[k].ptr(), arr);
-        Py_DECREF(arr);
-        if (rc != 0) throw py::error_already_set();
-      }
+      py::dict d = to_dict(*r.model, resp);
       call(r.api->set_result, fut, d.ptr());
       return;
     } catch (py::error_already_set& e) {
@@ -246,8 +311,7 @@ class PyScheduler {
     index_[py::str(name)] = py::int_(index);
   }
 
-  RequestId submit(py::handle name, py::handle feeds, py::handle future, int priority,
-                   int64_t timeout_us) {
+  const PyModel& model_of(py::handle name) const {
     PyObject* idx = PyDict_GetItemWithError(index_.ptr(), name.ptr());
     if (idx == nullptr) {
       if (PyErr_Occurred()) throw py::error_already_set();
@@ -256,7 +320,12 @@ class PyScheduler {
       throw InvalidArgumentError("model '" + n +
                                  "' is being added; submit once add_model returned");
     }
-    const PyModel& m = *models_[PyLong_AsSize_t(idx)];
+    return *models_[PyLong_AsSize_t(idx)];
+  }
+
+  RequestId submit(py::handle name, py::handle feeds, py::handle future, int priority,
+                   int64_t timeout_us, py::handle loop) {
+    const PyModel& m = model_of(name);
     auto st = std::make_shared<PyRequest>();
     st->model = &m;
     st->api = &api_;
@@ -264,6 +333,7 @@ class PyScheduler {
     req.inputs.resize(m.n_in);
     convert_feeds(*m.converter, feeds.ptr(), req.inputs, st->refs, st->strings, st->seqs);
     st->future = py::reinterpret_borrow<py::object>(future);
+    if (!loop.is_none()) st->loop = py::reinterpret_borrow<py::object>(loop);
     req.priority = priority;
     if (timeout_us != 0) req.timeout = std::chrono::microseconds(timeout_us);
     PyRequest* raw = st.get();
@@ -272,6 +342,27 @@ class PyScheduler {
     // (which destroys the request, Python references included) is raised right here.
     return core_->submit(m.name, std::move(req),
                          [raw](Response&& resp) { complete(*raw, std::move(resp)); });
+  }
+
+  py::dict run(py::handle name, py::handle feeds, int priority, int64_t timeout_us) {
+    const PyModel& m = model_of(name);
+    Refs refs;  // destroyed last, with the GIL held, after the request ended
+    StringStore strings;
+    std::vector<std::vector<TensorView>> seqs;
+    Request req;
+    req.inputs.resize(m.n_in);
+    convert_feeds(*m.converter, feeds.ptr(), req.inputs, refs, strings, seqs);
+    req.priority = priority;
+    if (timeout_us != 0) req.timeout = std::chrono::microseconds(timeout_us);
+    Response resp;
+    {
+      // Safe: REFS keeps every array the request reads alive until it has ended, and
+      // Scheduler::run touches no Python object (its callback only wakes this thread).
+      py::gil_scoped_release release;
+      resp = core_->run(m.name, std::move(req));
+    }
+    if (!resp.ok()) std::rethrow_exception(resp.error);
+    return to_dict(m, resp);
   }
 
   bool cancel(RequestId id) { return core_->cancel(id); }
@@ -323,13 +414,14 @@ class PyScheduler {
 
 void register_scheduler(py::module_& m) {
   py::class_<PyScheduler>(m, "Scheduler")
-      .def(py::init(
-               [](int threads, py::object set_result, py::object set_exception, py::object cancel) {
-                 return std::make_unique<PyScheduler>(
-                     threads,
-                     FutureApi{std::move(set_result), std::move(set_exception), std::move(cancel)});
-               }),
-           py::arg("threads"), py::arg("set_result"), py::arg("set_exception"), py::arg("cancel"))
+      .def(py::init([](int threads, py::object set_result, py::object set_exception,
+                       py::object cancel, py::object resolve_async) {
+             return std::make_unique<PyScheduler>(
+                 threads, FutureApi{std::move(set_result), std::move(set_exception),
+                                    std::move(cancel), std::move(resolve_async)});
+           }),
+           py::arg("threads"), py::arg("set_result"), py::arg("set_exception"), py::arg("cancel"),
+           py::arg("resolve_async"))
       .def(
           "add_model",
           [](PyScheduler& self, const std::string& name, py::object session, int replicas,
@@ -349,7 +441,9 @@ void register_scheduler(py::module_& m) {
           py::arg("max_queue_delay_us"), py::arg("max_queue_size"), py::arg("timeout_us"),
           py::arg("preferred_batch_sizes"), py::arg("warmup"))
       .def("submit", &PyScheduler::submit, py::arg("name"), py::arg("feeds"), py::arg("future"),
-           py::arg("priority"), py::arg("timeout_us"))
+           py::arg("priority"), py::arg("timeout_us"), py::arg("loop") = py::none())
+      .def("run", &PyScheduler::run, py::arg("name"), py::arg("feeds"), py::arg("priority"),
+           py::arg("timeout_us"))
       .def("cancel", &PyScheduler::cancel, py::arg("request_id"))
       .def("close", &PyScheduler::close, py::arg("drain"))
       .def_property_readonly("closed", &PyScheduler::closed)

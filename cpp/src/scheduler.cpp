@@ -220,7 +220,7 @@ std::unique_ptr<Pending> Scheduler::Impl::unlink(Model& m, Pending* p) {
 Clock::time_point Scheduler::Impl::ready_at(const Model& m, Clock::time_point now) const {
   if (m.queued == 0 || m.busy >= m.config.replicas) return kNever;
   const ModelConfig& c = m.config;
-  if (!m.batching || closed || !m.concurrent || c.max_queue_delay.count() == 0 ||
+  if (!m.batching || closed || !m.wait_mode || c.max_queue_delay.count() == 0 ||
       m.queued_rows >= c.max_batch_size ||
       (!m.preferred.empty() && m.queued_rows >= m.preferred.front())) {
     return now;
@@ -234,14 +234,14 @@ void Scheduler::Impl::take_from(Model& m, Clock::time_point now, Batch& batch,
                                 std::vector<Ending>& expired) {
   const int max_rows = m.config.max_batch_size;
   int64_t target = max_rows;
-  if (m.batching && !m.preferred.empty()) {
-    Clock::time_point oldest = kNever;
-    for (const Level& l : m.levels) oldest = std::min(oldest, l.head->submitted);
-    const bool waited = closed || !m.concurrent || oldest + m.config.max_queue_delay <= now;
-    if (!waited) {
-      for (int p : m.preferred) {
-        if (p <= m.queued_rows) target = p;
-      }
+  // Did this batch become ready by waiting out the delay (rather than by filling up)?
+  const bool waiting = m.batching && !closed && m.wait_mode && m.config.max_queue_delay.count() > 0;
+  const bool filled = m.queued_rows >= max_rows;
+  const bool preferred = !m.preferred.empty() && m.queued_rows >= m.preferred.front();
+  const bool by_delay = waiting && !filled && !preferred;
+  if (waiting && !filled && preferred) {
+    for (int p : m.preferred) {
+      if (p <= m.queued_rows) target = p;  // the largest preferred size it can reach
     }
   }
   int64_t rows = 0;
@@ -270,7 +270,12 @@ void Scheduler::Impl::take_from(Model& m, Clock::time_point now, Batch& batch,
     if (full) break;
     if (m.levels.size() == n_levels) ++li;  // else level li emptied and was erased
   }
-  if (batch.reqs.empty()) return;
+  if (!batch.reqs.empty()) start(m, batch, now, rows, by_delay);
+}
+
+void Scheduler::Impl::start(Model& m, Batch& batch, Clock::time_point now, int64_t rows,
+                            bool by_delay) {
+  if (m.batching) m.on_dispatch(by_delay, batch.reqs.size());
   if (!m.batching || rows < 0) rows = batch.reqs[0]->size;
   batch.model = &m;
   batch.rows = rows;
@@ -332,21 +337,30 @@ void Scheduler::Impl::finish(Batch& batch, std::vector<Ending>& endings, bool re
 }
 
 void Scheduler::Impl::deliver(std::vector<Ending>& endings) {
-  auto body = [&endings] {
-    for (Ending& e : endings) {
-      try {
-        if (e.req->on_done) e.req->on_done(std::move(e.response));
-      } catch (...) {  // NOLINT(bugprone-empty-catch): documented, a callback must not throw
-      }
-      e.req.reset();  // the callback and keep_alive go here, in the callback context
-      e.response = Response{};
+  // Requests that asked for no context first (their waiters need nothing else), then
+  // the others in one callback_context call.
+  auto end = [](Ending& e) {
+    try {
+      if (e.req->on_done) e.req->on_done(std::move(e.response));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): documented, a callback must not throw
     }
+    e.req.reset();  // the callback and keep_alive go here, in the callback context
+    e.response = Response{};
   };
-  if (options.callback_context) {
-    options.callback_context(body);
-  } else {
-    body();
+  bool in_context = false;
+  for (Ending& e : endings) {
+    if (options.callback_context && e.req->request.callback_in_context) {
+      in_context = true;
+    } else {
+      end(e);
+    }
   }
+  if (!in_context) return;
+  options.callback_context([&] {
+    for (Ending& e : endings) {
+      if (e.req) end(e);
+    }
+  });
 }
 
 Model& Scheduler::Impl::model(std::string_view name) const {
@@ -381,7 +395,10 @@ void Scheduler::Impl::close(bool drain) {
     timer_cv.notify_all();
   }
   if (!ended.empty()) deliver(ended);
-  if (!on_own_thread()) join_threads();
+  if (on_own_thread()) return;
+  join_threads();
+  std::unique_lock<std::mutex> lk(mu);  // requests their callers are running (run())
+  inline_cv.wait(lk, [this] { return inline_runs == 0; });
 }
 
 // -- public API ----------------------------------------------------------------------------
@@ -473,9 +490,8 @@ std::vector<std::string> Scheduler::models() const {
   return out;
 }
 
-RequestId Scheduler::submit(std::string_view name, Request request, Callback on_done) {
-  Impl& s = *impl_;
-  Model& m = s.model(name);
+std::unique_ptr<Pending> Scheduler::Impl::make_pending(Model& m, Request&& request,
+                                                       Callback&& on_done) const {
   const Session& sess = *m.session;
   const std::size_t n_in = sess.inputs().size();
   if (request.inputs.size() != n_in) {
@@ -511,26 +527,44 @@ RequestId Scheduler::submit(std::string_view name, Request request, Callback on_
   p->timeout = request.timeout ? *request.timeout : m.config.timeout;
   p->request = std::move(request);
   p->on_done = std::move(on_done);
-  const Clock::time_point now = Clock::now();
-  p->submitted = now;
-  if (p->timeout.count() > 0) p->deadline = now + p->timeout;
+  p->submitted = Clock::now();
+  if (p->timeout.count() > 0) p->deadline = p->submitted + p->timeout;
+  return p;
+}
 
-  bool wake_worker = false, wake_timer = false;
+void Scheduler::Impl::admit(Model& m, Pending& p) {
+  if (closed) {
+    ++m.rejected;
+    throw SchedulerClosedError(m.label + ": the scheduler is closed; request refused");
+  }
+  if (m.queued >= m.config.max_queue_size) {
+    ++m.rejected;
+    throw QueueFullError(m.label +
+                         ": queue full (max_queue_size=" + std::to_string(m.config.max_queue_size) +
+                         "); request refused, try again later");
+  }
+  p.id = next_id++;
+  ++m.submitted;
+  m.on_arrival();
+}
+
+RequestId Scheduler::Impl::enqueue(Model& m, std::unique_ptr<Pending> p) {
+  Wakes wakes;
   RequestId id = 0;
   {
-    std::lock_guard<std::mutex> g(s.mu);
-    if (s.closed) {
-      ++m.rejected;
-      throw SchedulerClosedError(m.label + ": the scheduler is closed; request refused");
-    }
-    if (m.queued >= m.config.max_queue_size) {
-      ++m.rejected;
-      throw QueueFullError(
-          m.label + ": queue full (max_queue_size=" + std::to_string(m.config.max_queue_size) +
-          "); request refused, try again later");
-    }
-    id = p->id = s.next_id++;
-    m.concurrent = m.queued + m.running > 0;
+    std::lock_guard<std::mutex> g(mu);
+    admit(m, *p);
+    id = p->id;
+    wakes = link(m, std::move(p));
+  }
+  wakes.notify(*this);
+  return id;
+}
+
+Scheduler::Impl::Wakes Scheduler::Impl::link(Model& m, std::unique_ptr<Pending> p) {
+  const Clock::time_point now = p->submitted;
+  Wakes wakes;
+  {
     auto level = std::lower_bound(m.levels.begin(), m.levels.end(), p->priority,
                                   [](const Level& l, int prio) { return l.priority < prio; });
     if (level == m.levels.end() || level->priority != p->priority) {
@@ -546,28 +580,83 @@ RequestId Scheduler::submit(std::string_view name, Request request, Callback on_
     level->tail = raw;
     ++m.queued;
     m.queued_rows += m.effective_rows(raw->rows);
-    ++s.queued_total;
-    ++m.submitted;
+    ++queued_total;
     if (raw->deadline != kNever) {
-      raw->deadline_pos = s.deadlines.emplace(raw->deadline, raw);
-      if (raw->deadline < s.timer_wake) {
-        s.timer_wake = raw->deadline;
-        wake_timer = true;
+      raw->deadline_pos = deadlines.emplace(raw->deadline, raw);
+      if (raw->deadline < timer_wake) {
+        timer_wake = raw->deadline;
+        wakes.timer = true;
       }
     }
-    if (s.idle > 0) {
-      const Clock::time_point r = s.ready_at(m, now);
+    if (idle > 0) {
+      const Clock::time_point r = ready_at(m, now);
       if (r <= now) {
-        wake_worker = true;
-      } else if (r != kNever && (r < s.worker_wake || s.worker_wake <= now)) {
-        s.worker_wake = r;  // an idle worker must wait for this batch's delay
-        wake_worker = true;
+        wakes.worker = true;
+      } else if (r != kNever && (r < worker_wake || worker_wake <= now)) {
+        worker_wake = r;  // an idle worker must wait for this batch's delay
+        wakes.worker = true;
       }
     }
   }
-  if (wake_worker) s.work_cv.notify_one();
-  if (wake_timer) s.timer_cv.notify_one();
-  return id;
+  return wakes;
+}
+
+RequestId Scheduler::submit(std::string_view name, Request request, Callback on_done) {
+  Impl& s = *impl_;
+  Model& m = s.model(name);
+  return s.enqueue(m, s.make_pending(m, std::move(request), std::move(on_done)));
+}
+
+Response Scheduler::run(std::string_view name, Request request) {
+  Impl& s = *impl_;
+  Model& m = s.model(name);
+  // Where the response lands if the request is queued: the callback only stores it and
+  // wakes this thread. (std::atomic::wait: a few yields, then a futex; see
+  // cpp/python/register_scheduler.cpp for why not a condition variable.)
+  struct Waiter {
+    std::atomic<bool> done{false};
+    Response response;
+  };
+  auto w = std::make_shared<Waiter>();
+  request.callback_in_context = false;
+  std::unique_ptr<Pending> p = s.make_pending(m, std::move(request), [w](Response&& r) {
+    w->response = std::move(r);
+    w->done.store(true, std::memory_order_release);
+    w->done.notify_one();
+  });
+  Batch batch;
+  Impl::Wakes wakes;
+  {
+    std::lock_guard<std::mutex> g(s.mu);
+    s.admit(m, *p);
+    // Nothing queued, a replica free and no batch worth waiting for: this thread runs it,
+    // as Session::run would, with no hand-off to a worker and back.
+    if (m.queued == 0 && m.busy < m.config.replicas &&
+        (!m.batching || !m.wait_mode || m.config.max_queue_delay.count() == 0)) {
+      const Clock::time_point now = p->submitted;
+      batch.reqs.push_back(std::move(p));
+      s.start(m, batch, now, -1, false);
+      ++s.inline_runs;
+    } else {
+      wakes = s.link(m, std::move(p));
+    }
+  }
+  wakes.notify(s);
+  if (!batch.reqs.empty()) {
+    std::vector<Ending> endings;
+    bool retried = false;
+    sched::execute(batch, endings, &retried);
+    const Clock::time_point done = Clock::now();
+    {
+      std::lock_guard<std::mutex> g(s.mu);
+      s.finish(batch, endings, retried, done);
+      if (--s.inline_runs == 0 && s.closed) s.inline_cv.notify_all();
+    }
+    Response r = std::move(endings[0].response);
+    return r;
+  }
+  while (!w->done.load(std::memory_order_acquire)) w->done.wait(false);
+  return std::move(w->response);
 }
 
 std::future<Response> Scheduler::submit(std::string_view model, Request request) {

@@ -8,6 +8,7 @@
 // may call back into the scheduler.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -115,11 +116,43 @@ struct Model {
   int busy = 0;             // slots in use
   std::vector<int> free_slots;
   std::vector<std::unique_ptr<Slot>> slots;
-  bool concurrent = false;  // the latest request found others queued or running
+  // Whether batches wait up to max_queue_delay for more requests (scheduler.hpp,
+  // "Batching"): set by a request that arrives to find others queued or running, or
+  // right after a batch of several requests, or as a probe after `probe_every` lone
+  // arrivals in a row; cleared when a batch waited the whole delay and got no one else.
+  bool wait_mode = false;
+  std::size_t last_batch = 0;  // requests in the latest batch taken
+  bool probing = false;
+  int lonely = 0;
+  int probe_every = kFirstProbe;
+  static constexpr int kFirstProbe = 16;
+  static constexpr int kLastProbe = 1024;
   uint64_t submitted = 0, completed = 0, failed = 0, rejected = 0, timed_out = 0, cancelled = 0,
            closed = 0, batches = 0, rows = 0, retried_batches = 0, warmup_runs = 0;
   std::map<int64_t, uint64_t> batch_sizes;
   Samples queue_us, compute_us, total_us;
+
+  // A request arrives (before it is counted as queued).
+  void on_arrival() {
+    if (queued + running > 0 || last_batch > 1) {
+      wait_mode = true;
+      lonely = 0;
+    } else if (++lonely >= probe_every) {
+      lonely = 0;
+      wait_mode = probing = true;
+    } else {
+      wait_mode = false;
+    }
+  }
+  // A batch of N requests leaves the queue; BY_DELAY: it went because it had waited.
+  void on_dispatch(bool by_delay, std::size_t n) {
+    last_batch = n;
+    if (probing) {
+      probing = false;
+      probe_every = n > 1 ? kFirstProbe : std::min(probe_every * 2, kLastProbe);
+    }
+    if (by_delay && n == 1) wait_mode = false;
+  }
 
   int64_t effective_rows(int64_t n) const {
     return n > 0 && n <= config.max_batch_size ? n : config.max_batch_size;
@@ -159,8 +192,10 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   std::unordered_map<std::string, sched::Model*, sched::NameHash, std::equal_to<>> by_name;
 
   mutable std::mutex mu;
-  std::condition_variable work_cv;   // workers: a batch may be ready
-  std::condition_variable timer_cv;  // timer: an earlier deadline
+  std::condition_variable work_cv;    // workers: a batch may be ready
+  std::condition_variable timer_cv;   // timer: an earlier deadline
+  std::condition_variable inline_cv;  // close(): the last request run by its caller ended
+  int inline_runs = 0;                // requests being run by their caller (run())
   std::multimap<sched::Clock::time_point, sched::Pending*> deadlines;
   sched::Clock::time_point timer_wake = sched::kNever;   // when the timer sleeps until
   sched::Clock::time_point worker_wake = sched::kNever;  // earliest timed wait of a worker
@@ -175,7 +210,26 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   std::vector<std::thread> threads;
   bool joined = false;
 
+  // Which threads a newly queued request must wake (notified after mu is released).
+  struct Wakes {
+    bool worker = false, timer = false;
+    void notify(Impl& s) const {
+      if (worker) s.work_cv.notify_one();
+      if (timer) s.timer_cv.notify_one();
+    }
+  };
+
   void start();
+  // submit(), in steps: checks and makes the request (no lock); refuses it or gives it an
+  // id (under mu); links it into its queue (under mu).
+  std::unique_ptr<sched::Pending> make_pending(sched::Model& m, Request&& request,
+                                               Callback&& on_done) const;
+  void admit(sched::Model& m, sched::Pending& p);
+  Wakes link(sched::Model& m, std::unique_ptr<sched::Pending> p);
+  RequestId enqueue(sched::Model& m, std::unique_ptr<sched::Pending> p);
+  // Under mu: BATCH (taken from M's queue, or one request run by its caller) gets a slot.
+  void start(sched::Model& m, sched::Batch& batch, sched::Clock::time_point now, int64_t rows,
+             bool by_delay);
   void worker_main();
   void timer_main();
   // Under mu: takes one ready batch, or returns false and sets *next_ready to when the

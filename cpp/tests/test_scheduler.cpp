@@ -193,6 +193,53 @@ TEST_CASE("many threads, mixed rows: every request gets its own rows") {
   CHECK(st.queued == 0 && st.running == 0);
 }
 
+TEST_CASE("run: a lone caller runs its request itself; otherwise it is queued and batched") {
+  SchedulerOptions so;
+  so.threads = 1;
+  Scheduler sched(so);
+  ModelConfig c;
+  c.max_batch_size = 4;
+  c.max_queue_delay = 100ms;
+  sched.add_model("add", load(add_model(), "add"), c);
+  Response alone = sched.run("add", request(2, 1.0f));
+  alone.rethrow_if_error();
+  check_add(alone.outputs[0], 2, 1.0f);
+  CHECK(!alone.outputs[0].is_slice());  // ran unbatched, on this thread
+  Gate gate;
+  std::future<void> entered = gate.entered.get_future();
+  sched.submit("add", request(1, 0), gate.hold());
+  entered.wait();
+  // Something is queued: run() queues behind it instead of running on its own.
+  auto first = sched.submit("add", request(1, 30.0f));
+  std::vector<std::thread> callers;
+  std::vector<Response> got(3);
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&, i] {
+      got[static_cast<std::size_t>(i)] =
+          sched.run("add", request(1, 10.0f * static_cast<float>(i)));
+    });
+  }
+  for (int spins = 0; sched.stats("add").queued < 4 && spins < 3000; ++spins) {
+    std::this_thread::sleep_for(1ms);
+  }
+  CHECK(sched.stats("add").queued == 4);
+  CHECK_THROWS(sched.run("nope", request(1, 0)), InvalidArgumentError, "unknown model");
+  gate.release();
+  for (auto& t : callers) t.join();
+  for (int i = 0; i < 3; ++i) {
+    got[static_cast<std::size_t>(i)].rethrow_if_error();
+    CHECK(got[static_cast<std::size_t>(i)].outputs[0].is_slice());
+    check_add(got[static_cast<std::size_t>(i)].outputs[0], 1, 10.0f * static_cast<float>(i));
+  }
+  first.get().rethrow_if_error();
+  ModelStats st = sched.stats("add");
+  CHECK(st.completed == 6);
+  CHECK(st.batch_sizes.size() == 3);  // 2 (alone), 1 (held), 4 (the batch)
+  CHECK(st.batch_sizes[2].first == 4 && st.batch_sizes[2].second == 1);
+  sched.close(true);
+  CHECK_THROWS(sched.run("add", request(1, 0)), SchedulerClosedError, "closed");
+}
+
 TEST_CASE("priorities: lower first, FIFO within a level") {
   SchedulerOptions so;
   so.threads = 1;

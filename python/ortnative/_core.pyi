@@ -78,6 +78,7 @@ class Scheduler:
         set_result: Callable[[Any, Any], Any],
         set_exception: Callable[[Any, BaseException], Any],
         cancel: Callable[[Any], Any],
+        resolve_async: Callable[[list[Any]], Any],
     ) -> None: ...
     def add_model(
         self,
@@ -91,8 +92,19 @@ class Scheduler:
         preferred_batch_sizes: Sequence[int],
         warmup: bool,
     ) -> None: ...
-    def submit(self, name: str, feeds: Any, future: Any, priority: int, timeout_us: int) -> int:
-        """Queues a request; returns its id. timeout_us 0: the model's timeout."""
+    def submit(
+        self,
+        name: str,
+        feeds: Any,
+        future: Any,
+        priority: int,
+        timeout_us: int,
+        loop: Any = None,
+    ) -> int:
+        """Queues a request; returns its id. timeout_us 0: the model's timeout. With LOOP,
+        FUTURE is an asyncio future of that loop, resolved through resolve_async."""
+    def run(self, name: str, feeds: Any, priority: int, timeout_us: int) -> dict[str, Any]:
+        """Submits and waits with the GIL released; no future."""
     def cancel(self, request_id: int) -> bool: ...
     def close(self, drain: bool) -> None: ...
     @property

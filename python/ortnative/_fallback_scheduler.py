@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import concurrent.futures
 import heapq
 import math
 import os
@@ -33,6 +34,7 @@ from .errors import (
 
 _NEVER = math.inf
 _WINDOW = 4096  # latency samples kept per model and kind (as the core's Samples::kWindow)
+_FIRST_PROBE, _LAST_PROBE = 16, 1024  # as the core's Model::kFirstProbe, kLastProbe
 
 # (pending request, outputs or None, exception or None)
 _Ending = tuple["_Pending", "dict[str, Any] | None", "BaseException | None"]
@@ -49,6 +51,7 @@ class _Pending:
         "future",
         "given",
         "id",
+        "loop",
         "model",
         "priority",
         "queued",
@@ -63,6 +66,7 @@ class _Pending:
     future: Any
     given: Any  # the caller's feeds as checked (for error messages)
     id: int
+    loop: Any  # the event loop of an asyncio future, else None
     model: _Model
     priority: int
     queued: bool
@@ -135,7 +139,12 @@ class _Model:
         self.busy = 0
         self.free_slots = list(range(replicas - 1, -1, -1))
         self.slots: list[dict[str, np.ndarray] | None] = [None] * replicas
-        self.concurrent = False
+        # Whether batches wait for more requests: the core's Model::wait_mode and friends.
+        self.wait_mode = False
+        self.last_batch = 0
+        self.probing = False
+        self.lonely = 0
+        self.probe_every = _FIRST_PROBE
         self.submitted = self.completed = self.failed = self.rejected = 0
         self.timed_out = self.cancelled = self.closed = 0
         self.batches = self.rows = self.retried_batches = self.warmup_runs = 0
@@ -143,6 +152,26 @@ class _Model:
         self.queue_us = _Samples()
         self.compute_us = _Samples()
         self.total_us = _Samples()
+
+    def on_arrival(self) -> None:
+        if self.queued + self.running > 0 or self.last_batch > 1:
+            self.wait_mode = True
+            self.lonely = 0
+        else:
+            self.lonely += 1
+            if self.lonely >= self.probe_every:
+                self.lonely = 0
+                self.wait_mode = self.probing = True
+            else:
+                self.wait_mode = False
+
+    def on_dispatch(self, by_delay: bool, n: int) -> None:
+        self.last_batch = n
+        if self.probing:
+            self.probing = False
+            self.probe_every = _FIRST_PROBE if n > 1 else min(self.probe_every * 2, _LAST_PROBE)
+        if by_delay and n == 1:
+            self.wait_mode = False
 
     def effective_rows(self, n: int) -> int:
         return n if 0 < n <= self.max_batch_size else self.max_batch_size
@@ -214,10 +243,12 @@ class PythonScheduler:
         set_result: Callable[[Any, Any], Any],
         set_exception: Callable[[Any, BaseException], Any],
         cancel: Callable[[Any], Any],
+        resolve_async: Callable[[list[Any]], Any],
     ) -> None:
         self._set_result = set_result
         self._set_exception = set_exception
         self._cancel_future = cancel
+        self._resolve_async = resolve_async
         self.threads = threads or os.cpu_count() or 1
         self._lock = threading.Lock()
         self._work_cv = threading.Condition(self._lock)
@@ -293,7 +324,9 @@ class PythonScheduler:
         return m
 
     # -- requests --------------------------------------------------------------------
-    def submit(self, name: str, feeds: Any, future: Any, priority: int, timeout_us: int) -> int:
+    def submit(
+        self, name: str, feeds: Any, future: Any, priority: int, timeout_us: int, loop: Any = None
+    ) -> int:
         m = self._model(name)
         given, ort_feeds = m.session.prepare(feeds)
         p = _Pending()
@@ -316,6 +349,7 @@ class PythonScheduler:
         p.feeds = ort_feeds
         p.given = given
         p.future = future
+        p.loop = loop
         now = time.monotonic()
         p.submitted = now
         if p.timeout_us > 0:
@@ -333,7 +367,7 @@ class PythonScheduler:
                 )
             p.id = self._next_id
             self._next_id += 1
-            m.concurrent = m.queued + m.running > 0
+            m.on_arrival()
             level = m.levels.get(priority)
             if level is None:
                 level = m.levels[priority] = {}
@@ -361,6 +395,11 @@ class PythonScheduler:
             if wake_timer:
                 self._timer_cv.notify()
             return p.id
+
+    def run(self, name: str, feeds: Any, priority: int, timeout_us: int) -> dict[str, Any]:
+        fut: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        self.submit(name, feeds, fut, priority, timeout_us)
+        return fut.result()
 
     def cancel(self, request_id: int) -> bool:
         ended: list[_Ending] = []
@@ -438,7 +477,7 @@ class PythonScheduler:
         if (
             not m.batching
             or self._closed
-            or not m.concurrent
+            or not m.wait_mode
             or m.delay == 0
             or m.queued_rows >= m.max_batch_size
             or (m.preferred and m.queued_rows >= m.preferred[0])
@@ -448,12 +487,15 @@ class PythonScheduler:
 
     def _take_from(self, m: _Model, now: float, expired: list[_Ending]) -> list[_Pending]:
         target = m.max_batch_size
-        if m.batching and m.preferred:
-            waited = self._closed or not m.concurrent or m.oldest() + m.delay <= now
-            if not waited:
-                for size in m.preferred:
-                    if size <= m.queued_rows:
-                        target = size
+        # Did this batch become ready by waiting out the delay (rather than by filling up)?
+        waiting = m.batching and not self._closed and m.wait_mode and m.delay > 0
+        filled = m.queued_rows >= m.max_batch_size
+        preferred = bool(m.preferred) and m.queued_rows >= m.preferred[0]
+        by_delay = waiting and not filled and not preferred
+        if waiting and not filled and preferred:
+            for size in m.preferred:
+                if size <= m.queued_rows:
+                    target = size  # the largest preferred size it can reach
         taken: list[_Pending] = []
         rows = 0
         full = False
@@ -477,6 +519,8 @@ class PythonScheduler:
                     break
             if full:
                 break
+        if taken and m.batching:
+            m.on_dispatch(by_delay, len(taken))
         return taken
 
     @staticmethod
@@ -603,8 +647,13 @@ class PythonScheduler:
             lock.release()
 
     def _deliver(self, endings: list[_Ending]) -> None:
+        loops: dict[int, tuple[Any, list[Any]]] = {}  # asyncio futures, by loop
         for p, result, error in endings:
             fut = p.future
+            if p.loop is not None:
+                loops.setdefault(id(p.loop), (p.loop, []))[1].append((fut, result, error))
+                p.future = p.feeds = p.given = p.loop = None
+                continue
             try:
                 if error is None:
                     self._set_result(fut, result)
@@ -615,6 +664,11 @@ class PythonScheduler:
             except Exception:  # noqa: BLE001, S110 - the future was resolved by its owner
                 pass
             p.future = p.feeds = p.given = None
+        for loop, items in loops.values():
+            try:
+                loop.call_soon_threadsafe(self._resolve_async, items)
+            except RuntimeError:  # the loop is closed: nobody awaits these any more
+                pass
 
     # -- running (no lock) ---------------------------------------------------------------
     def _execute(self, batch: tuple[Any, ...]) -> tuple[list[_Ending], bool]:

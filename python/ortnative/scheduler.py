@@ -78,6 +78,20 @@ def _close_all() -> None:
         sched.close(drain=False)
 
 
+def _resolve_async(items: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolves asyncio futures of one batch, in their event loop (the scheduler hands
+    each loop its batch's futures with one ``call_soon_threadsafe``)."""
+    for fut, result, exc in items:
+        if fut.done():  # its task was cancelled
+            continue
+        if exc is None:
+            fut.set_result(result)
+        elif isinstance(exc, concurrent.futures.CancelledError):
+            fut.cancel()
+        else:
+            fut.set_exception(exc)
+
+
 class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     """The future :meth:`Scheduler.submit` returns: ``cancel()`` takes a request that is
     still queued out of its queue."""
@@ -144,6 +158,7 @@ class Scheduler:
             concurrent.futures.Future.set_result,
             concurrent.futures.Future.set_exception,
             concurrent.futures.Future.cancel,
+            _resolve_async,
         )
         if chosen == "native":
             self._impl: Any = _backend.native_runtime().Scheduler(threads, *api)
@@ -285,6 +300,27 @@ class Scheduler:
         fut._scheduler = self._impl
         return fut
 
+    def run(
+        self,
+        name: str,
+        feeds: Feeds,
+        *,
+        priority: int = 0,
+        timeout_ms: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Submits a request and waits for it: ``submit(...).result()``, cheaper.
+
+        For callers that each wait on their own thread (as they would call
+        :meth:`Session.run`): no Future is made, and the GIL is released while waiting,
+        so the scheduler's threads never need it for this request. Raises what
+        :meth:`submit` raises, then what the future would.
+        """
+        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
+            _int("priority", priority, *_INT32)
+        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        result: dict[str, np.ndarray] = self._impl.run(name, feeds, priority, timeout_us)
+        return result
+
     async def infer(
         self,
         name: str,
@@ -295,15 +331,25 @@ class Scheduler:
     ) -> dict[str, np.ndarray]:
         """``await scheduler.infer(name, feeds)``: :meth:`submit` for asyncio.
 
-        No thread waits for the result: the scheduler's thread that completes the request
-        hands it to the event loop (``call_soon_threadsafe``). Cancelling the awaiting
-        task cancels the request if it is still queued.
+        No thread waits for the result: the scheduler's thread that completes a batch
+        hands the batch's results to each event loop at once (one
+        ``call_soon_threadsafe`` per loop and batch). Cancelling the awaiting task
+        cancels the request if it is still queued.
         """
         import asyncio
 
-        return await asyncio.wrap_future(
-            self.submit(name, feeds, priority=priority, timeout_ms=timeout_ms)
-        )
+        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
+            _int("priority", priority, *_INT32)
+        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        request_id = self._impl.submit(name, feeds, fut, priority, timeout_us, loop)
+        try:
+            result: dict[str, np.ndarray] = await fut
+        except asyncio.CancelledError:
+            self._impl.cancel(request_id)  # still queued: it never runs
+            raise
+        return result
 
     # -- observing -----------------------------------------------------------------
     def stats(self, name: str) -> ModelStats:

@@ -18,12 +18,13 @@
 //
 // Threads (what the scheduler starts, fixed at construction, never more):
 //   - SchedulerOptions::threads worker threads, shared by every model: each takes a
-//     batch of one model's queue, runs it on that model's session (ORT's work goes to
-//     the process-wide intra-op pool, see runtime.hpp), splits the outputs and calls
-//     the requests' callbacks. Adding models or replicas starts no thread.
-//   - one timer thread: ends queued requests at their deadline and wakes a worker when
-//     a batch has waited max_queue_delay.
-//   At most min(replicas, threads) batches of one model run at once.
+//     batch of one model's queue, runs it on that model's session (ORT's own work goes
+//     to the session's intra-op threads: the process-wide pool unless the session has
+//     its own, see runtime.hpp), splits the outputs and calls the requests' callbacks.
+//     Adding models or replicas starts no thread.
+//   - one timer thread: ends queued requests at their deadline.
+//   Besides, run() may execute a request on its caller's thread (see run()). At most
+//   `replicas` batches of one model run at once, and at most `threads` on the workers.
 //
 // A replica is a concurrent run slot, not a copy of the model: the replicas of a model
 // share one Session (ORT's OrtApi::Run is thread-safe), so a model's memory does not grow
@@ -37,9 +38,14 @@
 // output. A request with more rows than max_batch_size runs alone. The rows of a batch
 // must be independent: enable batching only for models whose output row i depends on
 // input row i alone. A batch is dispatched when it reaches max_batch_size rows (or a
-// preferred size), or when its oldest request has waited max_queue_delay. It waits only
-// while traffic is concurrent: when the latest request arrived to find nothing of its
-// model queued or running, the batch goes at once, so a lone caller never pays the delay.
+// preferred size: then the largest it can reach), or when its oldest request has waited
+// max_queue_delay. It waits only while there are signs of concurrent callers: the latest
+// request arrived to find others of its model queued or running, or right after a batch
+// of several requests. A request that arrives to an idle model after a batch of one goes
+// at once, so a lone caller does not pay the delay; a batch that waited the whole delay
+// for nothing stops the waiting. (So that concurrent callers whose requests happen never
+// to overlap are noticed, one lone request in 16 waits as a probe; each probe that finds
+// no one doubles that interval, up to 1 in 1024.)
 //
 // Failures: an error in a batched run (ORT fails, or the outputs can't be split) does not
 // fail the batch: each of its requests is run again alone, so a request fails only with
@@ -88,7 +94,8 @@ struct SchedulerOptions {
   // that ended together (a batch, or a single request) and then destroys those requests
   // (their callbacks and keep_alive). It runs on the thread that ended the requests: a
   // worker, the timer, or the caller of cancel()/close(). The Python binding takes the
-  // GIL here, once per batch. Must call `deliver` exactly once and not throw.
+  // GIL here, once per batch. Must call `deliver` exactly once and not throw. Requests
+  // with Request::callback_in_context == false are delivered outside it.
   std::function<void(const std::function<void()>& deliver)> callback_context;
 };
 
@@ -128,6 +135,10 @@ struct Request {
   int priority = 0;
   // Replaces the model's timeout for this request: > 0; nullopt = the model's.
   std::optional<std::chrono::microseconds> timeout;
+  // false: this request's callback (and its destruction) runs outside
+  // SchedulerOptions::callback_context, for callbacks that need none (the Python
+  // binding's blocking run() only wakes a waiting thread, so it needs no GIL).
+  bool callback_in_context = true;
 };
 
 using RequestId = uint64_t;
@@ -240,6 +251,13 @@ class Scheduler {
   RequestId submit(std::string_view model, Request request, Callback on_done);
   // As above, with the response delivered through a std::future.
   std::future<Response> submit(std::string_view model, Request request);
+
+  // Submits REQUEST and waits for its response (throws what submit throws). When the
+  // model has nothing queued, a replica free and no batch to wait for (a lone caller), the
+  // calling thread runs it itself, as Session::run would: no hand-off to a worker and
+  // back. Otherwise it is queued, batched and run by a worker like any other request
+  // (Request::callback_in_context is ignored: nothing runs in the callback context).
+  Response run(std::string_view model, Request request);
 
   // Ends request ID with CancelledError if it is still queued and returns true (its
   // callback has been called on this thread when cancel returns); false when it is
