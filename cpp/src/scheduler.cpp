@@ -221,7 +221,7 @@ Clock::time_point Scheduler::Impl::ready_at(const Model& m, Clock::time_point no
   if (m.queued == 0 || m.busy >= m.config.replicas) return kNever;
   const ModelConfig& c = m.config;
   if (!m.batching || closed || !m.wait_mode || c.max_queue_delay.count() == 0 ||
-      m.queued_rows >= c.max_batch_size ||
+      m.queued_rows >= m.expected_rows() ||
       (!m.preferred.empty() && m.queued_rows >= m.preferred.front())) {
     return now;
   }
@@ -236,7 +236,7 @@ void Scheduler::Impl::take_from(Model& m, Clock::time_point now, Batch& batch,
   int64_t target = max_rows;
   // Did this batch become ready by waiting out the delay (rather than by filling up)?
   const bool waiting = m.batching && !closed && m.wait_mode && m.config.max_queue_delay.count() > 0;
-  const bool filled = m.queued_rows >= max_rows;
+  const bool filled = m.queued_rows >= m.expected_rows();
   const bool preferred = !m.preferred.empty() && m.queued_rows >= m.preferred.front();
   const bool by_delay = waiting && !filled && !preferred;
   if (waiting && !filled && preferred) {
@@ -275,8 +275,8 @@ void Scheduler::Impl::take_from(Model& m, Clock::time_point now, Batch& batch,
 
 void Scheduler::Impl::start(Model& m, Batch& batch, Clock::time_point now, int64_t rows,
                             bool by_delay) {
-  if (m.batching) m.on_dispatch(by_delay, batch.reqs.size());
   if (!m.batching || rows < 0) rows = batch.reqs[0]->size;
+  if (m.batching) m.on_dispatch(by_delay, batch.reqs.size(), rows);
   batch.model = &m;
   batch.rows = rows;
   batch.started = now;

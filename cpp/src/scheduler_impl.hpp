@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -122,6 +123,10 @@ struct Model {
   // arrivals in a row; cleared when a batch waited the whole delay and got no one else.
   bool wait_mode = false;
   std::size_t last_batch = 0;  // requests in the latest batch taken
+  // Rows of the latest batches taken: a waiting batch that has as many rows as the
+  // largest of them goes at once (with N callers in a closed loop, N is what comes).
+  std::array<int64_t, 8> recent_rows{};
+  std::size_t recent_next = 0;
   bool probing = false;
   int lonely = 0;
   int probe_every = kFirstProbe;
@@ -145,7 +150,14 @@ struct Model {
     }
   }
   // A batch of N requests leaves the queue; BY_DELAY: it went because it had waited.
-  void on_dispatch(bool by_delay, std::size_t n) {
+  // Rows a waiting batch goes at once with: the largest recent batch, if one had
+  // several rows (else max_batch_size).
+  int64_t expected_rows() const {
+    const int64_t most = *std::max_element(recent_rows.begin(), recent_rows.end());
+    return most > 1 ? std::min<int64_t>(most, config.max_batch_size) : config.max_batch_size;
+  }
+  void on_dispatch(bool by_delay, std::size_t n, int64_t n_rows) {
+    recent_rows[recent_next++ % recent_rows.size()] = n_rows;
     last_batch = n;
     if (probing) {
       probing = false;

@@ -142,6 +142,8 @@ class _Model:
         # Whether batches wait for more requests: the core's Model::wait_mode and friends.
         self.wait_mode = False
         self.last_batch = 0
+        self.recent_rows = [0] * 8  # rows of the latest batches (Model::recent_rows)
+        self.recent_next = 0
         self.probing = False
         self.lonely = 0
         self.probe_every = _FIRST_PROBE
@@ -165,7 +167,13 @@ class _Model:
             else:
                 self.wait_mode = False
 
-    def on_dispatch(self, by_delay: bool, n: int) -> None:
+    def expected_rows(self) -> int:
+        most = max(self.recent_rows)
+        return min(most, self.max_batch_size) if most > 1 else self.max_batch_size
+
+    def on_dispatch(self, by_delay: bool, n: int, rows: int) -> None:
+        self.recent_rows[self.recent_next % 8] = rows
+        self.recent_next += 1
         self.last_batch = n
         if self.probing:
             self.probing = False
@@ -479,7 +487,7 @@ class PythonScheduler:
             or self._closed
             or not m.wait_mode
             or m.delay == 0
-            or m.queued_rows >= m.max_batch_size
+            or m.queued_rows >= m.expected_rows()
             or (m.preferred and m.queued_rows >= m.preferred[0])
         ):
             return now
@@ -489,7 +497,7 @@ class PythonScheduler:
         target = m.max_batch_size
         # Did this batch become ready by waiting out the delay (rather than by filling up)?
         waiting = m.batching and not self._closed and m.wait_mode and m.delay > 0
-        filled = m.queued_rows >= m.max_batch_size
+        filled = m.queued_rows >= m.expected_rows()
         preferred = bool(m.preferred) and m.queued_rows >= m.preferred[0]
         by_delay = waiting and not filled and not preferred
         if waiting and not filled and preferred:
@@ -520,7 +528,8 @@ class PythonScheduler:
             if full:
                 break
         if taken and m.batching:
-            m.on_dispatch(by_delay, len(taken))
+            rows = sum(p.rows for p in taken) if taken[0].rows >= 0 else taken[0].size
+            m.on_dispatch(by_delay, len(taken), rows)
         return taken
 
     @staticmethod
