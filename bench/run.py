@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-SUITES = ["session"]
+SUITES = ["session", "scheduler"]
 
 
 def main(argv: list[str]) -> int:
