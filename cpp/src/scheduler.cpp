@@ -270,11 +270,11 @@ void Scheduler::Impl::take_from(Model& m, Clock::time_point now, Batch& batch,
     if (full) break;
     if (m.levels.size() == n_levels) ++li;  // else level li emptied and was erased
   }
-  if (!batch.reqs.empty()) start(m, batch, now, rows, by_delay);
+  if (!batch.reqs.empty()) begin_batch(m, batch, now, rows, by_delay);
 }
 
-void Scheduler::Impl::start(Model& m, Batch& batch, Clock::time_point now, int64_t rows,
-                            bool by_delay) {
+void Scheduler::Impl::begin_batch(Model& m, Batch& batch, Clock::time_point now, int64_t rows,
+                                  bool by_delay) {
   if (!m.batching || rows < 0) rows = batch.reqs[0]->size;
   if (m.batching) m.on_dispatch(by_delay, batch.reqs.size(), rows);
   batch.model = &m;
@@ -635,7 +635,7 @@ Response Scheduler::run(std::string_view name, Request request) {
         (!m.batching || !m.wait_mode || m.config.max_queue_delay.count() == 0)) {
       const Clock::time_point now = p->submitted;
       batch.reqs.push_back(std::move(p));
-      s.start(m, batch, now, -1, false);
+      s.begin_batch(m, batch, now, -1, false);
       ++s.inline_runs;
     } else {
       wakes = s.link(m, std::move(p));

@@ -240,8 +240,8 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   Wakes link(sched::Model& m, std::unique_ptr<sched::Pending> p);
   RequestId enqueue(sched::Model& m, std::unique_ptr<sched::Pending> p);
   // Under mu: BATCH (taken from M's queue, or one request run by its caller) gets a slot.
-  void start(sched::Model& m, sched::Batch& batch, sched::Clock::time_point now, int64_t rows,
-             bool by_delay);
+  void begin_batch(sched::Model& m, sched::Batch& batch, sched::Clock::time_point now, int64_t rows,
+                   bool by_delay);
   void worker_main();
   void timer_main();
   // Under mu: takes one ready batch, or returns false and sets *next_ready to when the
