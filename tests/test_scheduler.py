@@ -566,6 +566,21 @@ def test_thread_count_does_not_grow_with_models_or_replicas(backend, mlp):
         assert sched.threads == 2
 
 
+def test_dropping_the_scheduler_closes_it(backend, mlp):
+    ortn.Session(mlp, backend=backend).run({"x": x()})  # the runtime's own threads exist
+    before = tasks()
+    sched = ortn.Scheduler(threads=2, backend=backend)
+    sched.add_model("mlp", mlp)
+    futs = [sched.submit("mlp", {"x": x()}) for _ in range(200)]
+    del sched  # no close(): as close(drain=False)
+    gc.collect()
+    for f in futs:
+        exc = f.exception(60)
+        assert exc is None or isinstance(exc, ortn.SchedulerClosedError)
+    assert tasks() <= before  # its threads are gone
+    assert futs[0].cancel() is False  # futures don't keep it alive
+
+
 def test_asyncio_1000_concurrent_infers_on_one_loop(backend, mlp):
     direct = ortn.Session(mlp, backend=backend)
     xs = [x() for _ in range(1000)]

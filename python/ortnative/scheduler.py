@@ -94,13 +94,14 @@ def _resolve_async(items: list[tuple[Any, Any, BaseException | None]]) -> None:
 
 class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     """The future :meth:`Scheduler.submit` returns: ``cancel()`` takes a request that is
-    still queued out of its queue."""
+    still queued out of its queue. (It refers to its scheduler weakly: futures kept
+    around don't keep a dropped scheduler's threads alive.)"""
 
-    _scheduler: Any = None
+    _scheduler: weakref.ref[Any] | None = None
     _request_id = 0
 
     def cancel(self) -> bool:
-        impl = self._scheduler
+        impl = self._scheduler() if self._scheduler is not None else None
         if impl is not None and impl.cancel(self._request_id):
             return True  # the scheduler cancelled this future before returning
         return self.cancelled()
@@ -297,7 +298,7 @@ class Scheduler:
         timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
         fut = _Future()
         fut._request_id = self._impl.submit(name, feeds, fut, priority, timeout_us)
-        fut._scheduler = self._impl
+        fut._scheduler = weakref.ref(self._impl)
         return fut
 
     def run(
@@ -406,6 +407,13 @@ class Scheduler:
 
     def __exit__(self, *exc: object) -> None:
         self.close(drain=True)
+
+    def __del__(self) -> None:
+        # Dropped without close(): as the C++ destructor does, queued requests end with
+        # SchedulerClosedError, running ones finish, the threads stop.
+        impl = getattr(self, "_impl", None)
+        if impl is not None:
+            impl.close(False)
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
