@@ -19,6 +19,10 @@ result, send the next. Variants:
   target (the scheduler's median within 10% + max_queue_delay_us of it).
 - per case, ``ceiling: batch 64, one thread`` (reference): one thread running batch 64 on
   plain onnxruntime; its throughput is rows/s.
+- with 64 clients, ``C++ clients: ...`` (bench/cpp/sched_floor.cpp): the same closed loop
+  from C++ threads, with no Python in the process, calling ``Session::run`` on one shared
+  session (intra-op threads as the scheduler's) or ``Scheduler::run`` with the batching
+  setup: what the core sustains when the clients cost nothing.
 
 Method (deviations from bench/common.py, which is about single calls): check first (each
 variant's outputs for a sample input equal plain onnxruntime's, rtol 1e-5); warm-up (every
@@ -37,8 +41,10 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -47,8 +53,9 @@ from typing import Any
 
 import numpy as np
 import ortnative as ortn
-from common import RESULTS, Row, Stats, fmt_us, machine
+from common import RESULTS, Row, Stats, fmt_us, machine, run_json
 from ortnative import models
+from session import build_floor
 
 NAIVE = "onnxruntime, shared session"
 BATCHING = "Scheduler, batching"
@@ -57,6 +64,8 @@ FUTURES = "Scheduler, batching, submit().result()"
 ASYNCIO = "Scheduler, batching, asyncio"
 DIRECT = "ortnative Session.run (direct)"
 CEILING = "ceiling: batch 64, one thread"
+CPP_SESSION = "C++ clients: Session::run, shared session"
+CPP_SCHED = "C++ clients: Scheduler::run, batching"
 
 # Per model: how the scheduler is set up (both scheduler variants share the rest), and
 # the time per variant and round. Each model session computes on its worker's thread
@@ -66,7 +75,7 @@ CONFIG: dict[str, dict[str, Any]] = {
     "MLP": {
         "build": lambda: models.mlp(),
         "input": ("x", (1, 256)),
-        "scheduler": {"replicas": 2, "intra_op_threads": 1},
+        "scheduler": {"replicas": 1, "intra_op_threads": 1},
         "batching": {"max_batch_size": 64, "max_queue_delay_us": 200},
         "seconds": 1.5,
     },
@@ -249,6 +258,53 @@ def ceiling(case: str, scale: float) -> Row:
     )
 
 
+def cpp_floor(case: str, floor: str, scale: float, tmp: str) -> list[Row]:
+    """64 C++ client threads (bench/cpp/sched_floor.cpp), no Python in the process."""
+    cfg = CONFIG[case]
+    path = os.path.join(tmp, f"{case}.onnx")
+    with open(path, "wb") as f:
+        f.write(cfg["build"]())
+    env = dict(os.environ)
+    lib = ortn._ortlib.candidates()
+    rows = []
+    for label, mode in ((CPP_SESSION, "session"), (CPP_SCHED, "scheduler")):
+        cmd = [
+            floor,
+            path,
+            "--mode",
+            mode,
+            "--clients",
+            "64",
+            "--seconds",
+            str(cfg["seconds"] * scale),
+            "--replicas",
+            str(cfg["scheduler"]["replicas"]),
+            "--intra",
+            str(cfg["scheduler"]["intra_op_threads"]),
+            "--max-batch",
+            str(cfg["batching"]["max_batch_size"]),
+            "--delay-us",
+            str(cfg["batching"]["max_queue_delay_us"]),
+        ]
+        if lib:
+            cmd += ["--ort-library", lib[0]]
+        res = run_json(cmd, env=env)
+        stats = Stats(
+            n=res["n"],
+            median_us=res["median_ns"] / 1e3,
+            p99_us=res["p99_ns"] / 1e3,
+            p25_us=res["p25_ns"] / 1e3,
+            p75_us=res["p75_ns"] / 1e3,
+            mean_us=res["mean_ns"] / 1e3,
+        )
+        extra: dict[str, Any] = {"throughput_rps": res["throughput_rps"], "requests": res["n"]}
+        if mode == "scheduler":
+            extra["rows_per_batch"] = res["rows_per_batch"]
+        rows.append(Row(f"{case}, 64 clients", label, stats, extra=extra))
+        time.sleep(SETTLE)
+    return rows
+
+
 def summarize(rows: list[Row]) -> list[str]:
     by = {(r.case, r.variant): r for r in rows}
     notes = []
@@ -349,19 +405,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a fifth of the time, one round")
     p.add_argument("--cases", nargs="*", help="only these models (MLP, CNN)")
     p.add_argument("--clients", nargs="*", type=int, help=f"only these client counts {CLIENTS}")
+    p.add_argument("--no-floor", action="store_true", help="skip the C++ client rows")
     args = p.parse_args(argv)
     if ortn.backend != "native":
         raise SystemExit(f"the scheduler benchmark needs the native backend: {ortn.native_error}")
     scale, rounds = (0.2, 1) if args.quick else (1.0, ROUNDS)
     rows: list[Row] = []
-    for case in CONFIG:
-        if args.cases and case not in args.cases:
-            continue
-        for n in CLIENTS:
-            if args.clients and n not in args.clients:
+    floor = None if args.no_floor else build_floor("ortnative-sched-floor")
+    tmp = tempfile.mkdtemp(prefix="ortnative-bench-")
+    try:
+        for case in CONFIG:
+            if args.cases and case not in args.cases:
                 continue
-            rows += bench_case(case, n, scale, rounds)
-        rows.append(ceiling(case, scale))
+            for n in CLIENTS:
+                if args.clients and n not in args.clients:
+                    continue
+                rows += bench_case(case, n, scale, rounds)
+                if n == 64 and floor is not None:
+                    rows += cpp_floor(case, floor, scale, tmp)
+            rows.append(ceiling(case, scale))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     notes = summarize(rows)
     for case, cfg in CONFIG.items():
         notes.append(
