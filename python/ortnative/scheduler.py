@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import re
 import threading
 import weakref
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ class ModelStats(TypedDict):
 
 
 _INT32 = (-(2**31), 2**31 - 1)
+_METRIC_PREFIX = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SESSION_OPTIONS = (
     "providers",
     "intra_op_threads",
@@ -374,9 +376,10 @@ class Scheduler:
         """Every model's counters in the Prometheus text format, with Triton's metric
         names under PREFIX (``prefix="nv"`` gives Triton's own names), ready to serve on
         a ``/metrics`` endpoint. See README, "Scheduling many models"."""
-        if not isinstance(prefix, str) or not prefix.replace("_", "a").isalnum():
+        if not isinstance(prefix, str) or not _METRIC_PREFIX.fullmatch(prefix):
             raise InvalidArgumentError(
-                f"prefix must be a metric name prefix (letters, digits, _), got {prefix!r}"
+                "prefix must start a Prometheus metric name (a letter or _, then letters, "
+                f"digits or _), got {prefix!r}"
             )
         return str(self._impl.metrics_text(prefix))
 
