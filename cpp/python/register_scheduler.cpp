@@ -1,16 +1,20 @@
 // Bindings for ortnative::Scheduler: feeds are converted and checked like Session.run's
 // (session_bridge.hpp) and kept alive until the request ends; results complete a
-// concurrent.futures.Future from the scheduler's threads. No scheduling logic lives here.
+// concurrent.futures.Future or an asyncio future from the scheduler's threads, or are
+// returned to a run() caller. No scheduling logic lives here.
 //
 // The GIL:
 //   - submit, cancel and stats hold it: they only take the scheduler's short lock, which
 //     no scheduler thread ever holds while waiting for the GIL.
 //   - the constructor, add_model (warm-up), close and the destructor release it: they
-//     wait for scheduler threads, which need the GIL to finish their callbacks.
+//     wait for scheduler threads, which need the GIL to finish their callbacks. run()
+//     releases it while its request waits or runs.
 //   - each scheduler thread gets a Python thread state once, when it starts (so taking the
 //     GIL later is cheap), and takes the GIL once per batch to complete that batch's
-//     futures (SchedulerOptions::callback_context): arrays are wrapped, set_result called,
-//     the request's references dropped, and the GIL is let go.
+//     futures (SchedulerOptions::callback_context): arrays are wrapped, set_result called
+//     (asyncio futures: handed to their loop, one call per loop), the requests' references
+//     dropped, and the GIL is let go. run() requests need no GIL there: their callback
+//     only wakes the waiting caller, who converts the outputs itself.
 
 #include <pybind11/stl.h>
 
