@@ -544,8 +544,9 @@ def test_bad_arguments(backend, mlp):
         assert sched.models == []
         sched.add_model("m", mlp, intra_op_threads=1, graph_optimization="basic")
         assert sched.submit("m", x()).result(60)["y"].shape == (1, 10)  # one array: fine
-        with pytest.raises(ortn.InvalidArgumentError, match="prefix must be"):
-            sched.metrics_text("a b")
+        for bad in ("a b", "9x", ""):
+            with pytest.raises(ortn.InvalidArgumentError, match="prefix must start a Prometheus"):
+                sched.metrics_text(bad)
 
 
 # --- threads, asyncio, lifetimes ------------------------------------------------------------
