@@ -740,3 +740,21 @@ def test_stress_exactly_once_many_rounds(backend, mlp):
     """The overload test, over and over (select with -m slow)."""
     for _ in range(200):
         _overload(backend, mlp)
+
+
+@pytest.mark.slow
+def test_stress_closed_loop_never_stalls(backend):
+    """Closed-loop clients with a batch window, over and over: every request must end
+    (a lost wake-up of an idle worker would leave one waiting forever)."""
+    model = models.add_one(("N", 4))
+    for _ in range(100):
+        with ortn.Scheduler(threads=2, backend=backend) as sched:
+            sched.add_model("m", model, replicas=2, max_batch_size=16, max_queue_delay_us=2000)
+
+            def client(i: int) -> None:
+                for k in range(30):
+                    v = np.full((1 + (i + k) % 3, 4), i, F32)
+                    got = sched.submit("m", {"x": v}).result(timeout=30)["y"]
+                    np.testing.assert_array_equal(got, v + 1)
+
+            run_threads(16, client)

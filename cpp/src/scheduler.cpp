@@ -137,6 +137,10 @@ void Scheduler::Impl::worker_main() {
       work_cv.wait_until(lk, next_ready);
     }
     --idle;
+    // Nobody may be waiting for worker_wake any more (this worker may have been woken
+    // early, and go on to run a batch): forget it, so that the next request that needs a
+    // timed wait wakes an idle worker (which sets it again) rather than count on one.
+    worker_wake = kNever;
   }
   lk.unlock();
   if (options.on_thread_stop) options.on_thread_stop();

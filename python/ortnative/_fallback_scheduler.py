@@ -623,6 +623,8 @@ class PythonScheduler:
                     self._worker_wake = next_ready
                     self._work_cv.wait(max(0.0, next_ready - now))
                 self._idle -= 1
+                # As the core: nobody may wait for _worker_wake any more, forget it.
+                self._worker_wake = _NEVER
         finally:
             lock.release()
 
