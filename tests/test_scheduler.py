@@ -676,6 +676,8 @@ def test_stats_and_prometheus_text(backend, mlp):
     with ortn.Scheduler(threads=1, backend=backend) as sched:
         _traffic(sched, mlp)
         st = sched.stats("mlp")
+        assert set(st) == set(ortn.scheduler.ModelStats.__annotations__)
+        assert set(st["queue_us"]) == set(ortn.scheduler.LatencyStats.__annotations__)
         assert st["completed"] == 5
         assert st["timed_out"] == 1
         assert st["submitted"] == 6

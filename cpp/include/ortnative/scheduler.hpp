@@ -207,7 +207,8 @@ struct ModelStats {
   uint64_t closed = 0;           // ended by close(drain=false), never run
   uint64_t batches = 0;          // runs of the model (batched or not; retries excluded)
   uint64_t rows = 0;             // rows those runs processed (the sum of batch sizes)
-  uint64_t retried_batches = 0;  // batched runs that failed and were retried one by one
+  uint64_t retried_batches = 0;  // batched runs that failed (or could not be split by
+                                 // rows) and whose requests then ran one by one
   uint64_t warmup_runs = 0;
   // Runs per batch size in rows, ascending by size.
   std::vector<std::pair<int64_t, uint64_t>> batch_sizes;
