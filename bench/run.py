@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-SUITES = ["session", "preprocess"]
+SUITES = ["session", "preprocess", "scheduler"]
 
 
 def main(argv: list[str]) -> int:

@@ -54,8 +54,9 @@ FLOOR_MODES = [
 ]
 
 
-def build_floor() -> str | None:
-    """Builds bench/cpp/floor.cpp against the core; returns the binary or None."""
+def build_floor(target: str = "ortnative-floor") -> str | None:
+    """Builds TARGET of bench/cpp (default floor.cpp) against the core; returns the binary
+    or None."""
     build = os.path.join(ROOT, "build", "bench")
     cmake = shutil.which("cmake")
     if cmake is None:
@@ -79,7 +80,7 @@ def build_floor() -> str | None:
             text=True,
         )
         subprocess.run(
-            [cmake, "--build", build, "--target", "ortnative-floor"],
+            [cmake, "--build", build, "--target", target],
             check=True,
             capture_output=True,
             text=True,
@@ -87,7 +88,7 @@ def build_floor() -> str | None:
     except subprocess.CalledProcessError as exc:
         print(f"  (C++ floor not built: {exc.stderr.strip()[-500:]})", file=sys.stderr)
         return None
-    for sub in ("bench/cpp/ortnative-floor", "bench/cpp/ortnative-floor.exe"):
+    for sub in (f"bench/cpp/{target}", f"bench/cpp/{target}.exe"):
         path = os.path.join(build, sub)
         if os.path.exists(path):
             return path

@@ -12,6 +12,7 @@
 #include "ortnative/ortnative.hpp"
 #include "ortnative/small_array.hpp"
 #include "register.hpp"
+#include "session_bridge.hpp"
 
 namespace ortnative::py_bridge {
 
@@ -79,21 +80,23 @@ SessionOptions make_options(const py::list& providers, int intra, int inter,
   return o;
 }
 
+}  // namespace
+
 class PySession {
  public:
-  explicit PySession(Session s) : s_(std::move(s)) {
-    for (std::size_t i = 0; i < s_.inputs().size(); ++i) {
-      py::str name(s_.inputs()[i].name);
+  explicit PySession(Session s) : s_(std::make_shared<Session>(std::move(s))) {
+    for (std::size_t i = 0; i < s_->inputs().size(); ++i) {
+      py::str name(s_->inputs()[i].name);
       PyUnicode_InternInPlace(&name.ptr());
       in_index_[name] = py::int_(i);
     }
-    for (std::size_t i = 0; i < s_.outputs().size(); ++i) {
-      py::str name(s_.outputs()[i].name);
+    for (std::size_t i = 0; i < s_->outputs().size(); ++i) {
+      py::str name(s_->outputs()[i].name);
       PyUnicode_InternInPlace(&name.ptr());
       out_index_[name] = py::int_(i);
       out_names_.push_back(name);
       all_outputs_.push_back(i);
-      const ValueInfo& info = s_.outputs()[i];
+      const ValueInfo& info = s_->outputs()[i];
       out_descr_.push_back(info.kind == ValueInfo::Kind::kTensor && dtype_itemsize(info.dtype) != 0
                                ? py::reinterpret_steal<py::object>(
                                      reinterpret_cast<PyObject*>(descr_for(info.dtype)))
@@ -127,16 +130,16 @@ class PySession {
     return PySession(std::move(*s));
   }
 
-  std::string name() const { return s_.name(); }
-  bool closed() const { return s_.closed(); }
+  std::string name() const { return s_->name(); }
+  bool closed() const { return s_->closed(); }
 
   void close() {
     py::gil_scoped_release release;  // waits for runs in flight on other threads
-    s_.close();
+    s_->close();
   }
 
-  py::list inputs() const { return describe(s_.inputs()); }
-  py::list outputs() const { return describe(s_.outputs()); }
+  py::list inputs() const { return describe(s_->inputs()); }
+  py::list outputs() const { return describe(s_->outputs()); }
 
   py::list describe(const std::vector<ValueInfo>& infos) const {
     py::list out;
@@ -165,7 +168,7 @@ class PySession {
   }
 
   py::dict metadata() const {
-    ModelMetadata md = s_.metadata();
+    ModelMetadata md = s_->metadata();
     py::dict custom;
     for (const auto& [k, v] : md.custom) custom[py::str(k)] = py::str(v);
     py::dict out;
@@ -181,13 +184,21 @@ class PySession {
 
   py::object run(py::handle feeds, py::handle outputs, py::handle out);
 
+  // FEEDS (a dict, a list in input order, one array, or a mapping) as one view per model
+  // input, in model order (kNone where left out); throws as run() does for unknown names,
+  // unsupported dtypes and missing inputs. What the views point at is kept alive by REFS,
+  // STRINGS and SEQS.
+  void convert_feeds(PyObject* feeds, std::span<InputView> views, Refs& refs,
+                     StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const;
+  const std::shared_ptr<Session>& core() const { return s_; }
+
  private:
-  void fill(std::size_t i, PyObject* value, SmallArray<InputView, 16>& views, Refs& refs,
+  void fill(std::size_t i, PyObject* value, std::span<InputView> views, Refs& refs,
             StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const;
   std::size_t input_of(PyObject* key) const;
   std::size_t output_of(PyObject* key) const;
 
-  Session s_;
+  std::shared_ptr<Session> s_;  // shared with schedulers that run this session
   py::dict in_index_;
   py::dict out_index_;
   std::vector<py::str> out_names_;
@@ -197,34 +208,34 @@ class PySession {
 
 std::size_t PySession::input_of(PyObject* key) const {
   if (!PyUnicode_Check(key)) {
-    s_.fail(ErrorCode::kInvalidInput, std::string("feed names must be str, got ") +
+    s_->fail(ErrorCode::kInvalidInput, std::string("feed names must be str, got ") +
                                           Py_TYPE(key)->tp_name);
   }
   PyObject* idx = PyDict_GetItemWithError(in_index_.ptr(), key);
   if (idx == nullptr) {
     if (PyErr_Occurred()) throw py::error_already_set();
-    return s_.input_index(utf8(key));  // throws: unknown input name
+    return s_->input_index(utf8(key));  // throws: unknown input name
   }
   return PyLong_AsSize_t(idx);
 }
 
 std::size_t PySession::output_of(PyObject* key) const {
   if (!PyUnicode_Check(key)) {
-    s_.fail(ErrorCode::kInvalidInput, std::string("output names must be str, got ") +
+    s_->fail(ErrorCode::kInvalidInput, std::string("output names must be str, got ") +
                                           Py_TYPE(key)->tp_name);
   }
   PyObject* idx = PyDict_GetItemWithError(out_index_.ptr(), key);
   if (idx == nullptr) {
     if (PyErr_Occurred()) throw py::error_already_set();
-    return s_.output_index(utf8(key));  // throws: unknown output name
+    return s_->output_index(utf8(key));  // throws: unknown output name
   }
   return PyLong_AsSize_t(idx);
 }
 
-void PySession::fill(std::size_t i, PyObject* value, SmallArray<InputView, 16>& views,
-                     Refs& refs, StringStore& strings,
+void PySession::fill(std::size_t i, PyObject* value, std::span<InputView> views, Refs& refs,
+                     StringStore& strings,
                      std::vector<std::vector<TensorView>>& seqs) const {
-  const ValueInfo& info = s_.inputs()[i];
+  const ValueInfo& info = s_->inputs()[i];
   const bool optional = info.kind == ValueInfo::Kind::kOptional;
   const ValueInfo::Kind kind = optional ? info.contained : info.kind;
   if (value == Py_None && optional) {
@@ -242,7 +253,7 @@ void PySession::fill(std::size_t i, PyObject* value, SmallArray<InputView, 16>& 
       to_tensor_view(PySequence_Fast_GET_ITEM(fast, e), info.dtype, refs, strings,
                      elems[static_cast<std::size_t>(e)], given);
       if (elems[static_cast<std::size_t>(e)].dtype == DType::kUndefined) {
-        s_.fail_input_dtype(i, given);
+        s_->fail_input_dtype(i, given);
       }
     }
     views[i] = InputView::sequence(elems.data(), elems.size());
@@ -250,20 +261,16 @@ void PySession::fill(std::size_t i, PyObject* value, SmallArray<InputView, 16>& 
   }
   TensorView tv;
   to_tensor_view(value, info.dtype, refs, strings, tv, given);
-  if (tv.dtype == DType::kUndefined) s_.fail_input_dtype(i, given);
+  if (tv.dtype == DType::kUndefined) s_->fail_input_dtype(i, given);
   views[i] = InputView::of(tv);
 }
 
-py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) {
-  const std::vector<ValueInfo>& infos = s_.inputs();
+void PySession::convert_feeds(PyObject* f, std::span<InputView> views, Refs& refs,
+                              StringStore& strings,
+                              std::vector<std::vector<TensorView>>& seqs) const {
+  const std::vector<ValueInfo>& infos = s_->inputs();
   const std::size_t n_in = infos.size();
-  Refs refs;  // destroyed last, with the GIL held
-  StringStore strings;
-  std::vector<std::vector<TensorView>> seqs;
-  SmallArray<InputView, 16> views(n_in);
   SmallArray<bool, 16> seen(n_in, false);
-
-  PyObject* f = feeds.ptr();
   if (PyDict_Check(f)) {
     PyObject *key, *value;
     Py_ssize_t pos = 0;
@@ -274,7 +281,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
     }
   } else if (PyArray_Check(f)) {
     if (n_in != 1) {
-      s_.fail(ErrorCode::kInvalidInput,
+      s_->fail(ErrorCode::kInvalidInput,
               "a single array was given, but the model has " + std::to_string(n_in) +
                   " inputs (" + quoted(infos) + "); pass a dict {name: array}");
     }
@@ -283,7 +290,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   } else if (PyList_Check(f) || PyTuple_Check(f)) {
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(f);
     if (static_cast<std::size_t>(n) != n_in) {
-      s_.fail(ErrorCode::kInvalidInput,
+      s_->fail(ErrorCode::kInvalidInput,
               std::to_string(n) + " feeds were given in order, but the model has " +
                   std::to_string(n_in) + " inputs (" + quoted(infos) + ")");
     }
@@ -303,23 +310,32 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
     }
   } else {
     throw InvalidTypeError(
-        "model '" + s_.name() +
+        "model '" + s_->name() +
         "': feeds must be a dict {name: array}, a list of arrays in input order, or one "
         "array for a single-input model; got " + Py_TYPE(f)->tp_name);
   }
   // Inputs not given stay kNone: the core reports them missing unless optional.
   for (std::size_t i = 0; i < n_in; ++i) {
     if (!seen[i] && infos[i].kind != ValueInfo::Kind::kOptional) {
-      s_.check_input(i, InputView{});  // throws: missing input
+      s_->check_input(i, InputView{});  // throws: missing input
     }
   }
+}
+
+py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) {
+  const std::size_t n_in = s_->inputs().size();
+  Refs refs;  // destroyed last, with the GIL held
+  StringStore strings;
+  std::vector<std::vector<TensorView>> seqs;
+  SmallArray<InputView, 16> views(n_in);
+  convert_feeds(feeds.ptr(), {views.data(), n_in}, refs, strings, seqs);
 
   // Which outputs.
   PyObject* fast = nullptr;
   if (!outputs.is_none()) {
     PyObject* o = outputs.ptr();
     if (PyUnicode_Check(o) || !PySequence_Check(o)) {
-      throw InvalidTypeError("model '" + s_.name() + "': outputs must be a list of output names, got " +
+      throw InvalidTypeError("model '" + s_->name() + "': outputs must be a list of output names, got " +
                              Py_TYPE(o)->tp_name);
     }
     fast = PySequence_Fast(o, "outputs");
@@ -334,8 +350,8 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
       chosen[k] = output_of(PySequence_Fast_GET_ITEM(fast, static_cast<Py_ssize_t>(k)));
       for (std::size_t j = 0; j < k; ++j) {
         if (chosen[j] == chosen[k]) {
-          s_.fail(ErrorCode::kInvalidInput,
-                  "output '" + s_.outputs()[chosen[k]].name + "' is requested twice");
+          s_->fail(ErrorCode::kInvalidInput,
+                  "output '" + s_->outputs()[chosen[k]].name + "' is requested twice");
         }
       }
     }
@@ -348,7 +364,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   SmallArray<PyObject*, 16> given_out(n_out, nullptr);  // borrowed; kept alive by REFS
   if (!out.is_none()) {
     if (!PyDict_Check(out.ptr())) {
-      throw InvalidTypeError("model '" + s_.name() + "': out must be a dict {output name: array}, got " +
+      throw InvalidTypeError("model '" + s_->name() + "': out must be a dict {output name: array}, got " +
                              Py_TYPE(out.ptr())->tp_name);
     }
     PyObject *key, *value;
@@ -357,21 +373,21 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
       const std::size_t idx = output_of(key);
       std::size_t k = 0;
       while (k < n_out && indices[k] != idx) ++k;
-      const ValueInfo& info = s_.outputs()[idx];
+      const ValueInfo& info = s_->outputs()[idx];
       if (k == n_out) {
-        s_.fail(ErrorCode::kInvalidInput, "out= has an array for output '" + info.name +
+        s_->fail(ErrorCode::kInvalidInput, "out= has an array for output '" + info.name +
                                               "', which is not among the requested outputs");
       }
       if (!PyArray_Check(value)) {
-        s_.fail(ErrorCode::kInvalidType, "out array for output '" + info.name +
+        s_->fail(ErrorCode::kInvalidType, "out array for output '" + info.name +
                                              "' must be a numpy array, got " +
                                              Py_TYPE(value)->tp_name);
       }
       auto* arr = reinterpret_cast<PyArrayObject*>(value);
       DType dt = dtype_of(PyArray_DESCR(arr), info.dtype);
-      if (dt == DType::kUndefined) s_.fail_output_dtype(idx, numpy_dtype_name(PyArray_DESCR(arr)));
+      if (dt == DType::kUndefined) s_->fail_output_dtype(idx, numpy_dtype_name(PyArray_DESCR(arr)));
       if (!PyArray_IS_C_CONTIGUOUS(arr) || !PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr)) {
-        s_.fail(ErrorCode::kInvalidInput, "out array for output '" + info.name +
+        s_->fail(ErrorCode::kInvalidInput, "out array for output '" + info.name +
                                               "' must be C-contiguous, aligned and writeable");
       }
       TensorView& tv = buffers[k].view;
@@ -390,11 +406,11 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   int64_t dims[16];
   for (std::size_t k = 0; k < n_out; ++k) {
     const std::size_t idx = indices[k];
-    if (given_out[k] != nullptr || !out_descr_[idx] || s_.outputs()[idx].shape.size() > 16 ||
-        !s_.planned_output_shape(idx, {views.data(), n_in}, dims)) {
+    if (given_out[k] != nullptr || !out_descr_[idx] || s_->outputs()[idx].shape.size() > 16 ||
+        !s_->planned_output_shape(idx, {views.data(), n_in}, dims)) {
       continue;
     }
-    const std::size_t rank = s_.outputs()[idx].shape.size();
+    const std::size_t rank = s_->outputs()[idx].shape.size();
     bool empty = false;
     for (std::size_t d = 0; d < rank; ++d) empty = empty || dims[d] <= 0;
     if (empty) continue;
@@ -408,7 +424,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
     refs.own(arr);
     planned[k] = arr;
     auto* a = reinterpret_cast<PyArrayObject*>(arr);
-    buffers[k].view = TensorView{s_.outputs()[idx].dtype,
+    buffers[k].view = TensorView{s_->outputs()[idx].dtype,
                                  reinterpret_cast<const int64_t*>(PyArray_DIMS(a)), rank,
                                  PyArray_DATA(a)};
     buffers[k].planned = true;
@@ -419,7 +435,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
     // Safe: every buffer the views point at is kept alive by REFS (or by the caller's
     // own objects referenced from REFS), and nothing below touches Python objects.
     py::gil_scoped_release release;
-    s_.run({views.data(), n_in}, indices, {results.data(), n_out}, {buffers.data(), n_out});
+    s_->run({views.data(), n_in}, indices, {results.data(), n_out}, {buffers.data(), n_out});
   }
 
   PyObject* dict = PyDict_New();
@@ -438,6 +454,8 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   }
   return result;
 }
+
+namespace {
 
 // Session.run's per-call entry point, bypassing pybind11's argument dispatch (about a
 // thousand instructions a call in callgrind): a METH_FASTCALL builtin whose self is a
@@ -513,6 +531,15 @@ py::object bound_run(py::object owner) {
 }
 
 }  // namespace
+
+const PySession& py_session(py::handle obj) { return *obj.cast<PySession*>(); }
+
+std::shared_ptr<Session> core_session(const PySession& session) { return session.core(); }
+
+void convert_feeds(const PySession& session, PyObject* feeds, std::span<InputView> views,
+                   Refs& refs, StringStore& strings, std::vector<std::vector<TensorView>>& seqs) {
+  session.convert_feeds(feeds, views, refs, strings, seqs);
+}
 
 void register_session(py::module_& m) {
   py::class_<PySession>(m, "Session")

@@ -26,6 +26,7 @@ from .errors import (
     SessionClosedError,
 )
 from .preprocess import ImagePreprocessor, Pipeline, Transform
+from .scheduler import Scheduler
 from .session import Session
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "QueueFullError",
     "RequestTimeoutError",
     "RuntimeLoadError",
+    "Scheduler",
     "SchedulerClosedError",
     "Session",
     "SessionClosedError",

@@ -100,3 +100,52 @@ def _set_preprocess_simd(enabled: bool) -> bool:
     """Test hook: False forces the portable kernels; returns the old value."""
 
 def _preprocess_simd_active() -> bool: ...
+class Scheduler:
+    """The native scheduler (ortnative.Scheduler wraps it). Futures are completed by
+    calling the given unbound Future methods from the scheduler's threads."""
+
+    def __init__(
+        self,
+        threads: int,
+        set_result: Callable[[Any, Any], Any],
+        set_exception: Callable[[Any, BaseException], Any],
+        cancel: Callable[[Any], Any],
+        resolve_async: Callable[[list[Any]], Any],
+    ) -> None: ...
+    def add_model(
+        self,
+        name: str,
+        session: Session,
+        replicas: int,
+        max_batch_size: int,
+        max_queue_delay_us: int,
+        max_queue_size: int,
+        timeout_us: int,
+        preferred_batch_sizes: Sequence[int],
+        warmup: bool,
+    ) -> None: ...
+    def submit(
+        self,
+        name: str,
+        feeds: Any,
+        future: Any,
+        priority: int,
+        timeout_us: int,
+        loop: Any = None,
+    ) -> int:
+        """Queues a request; returns its id. timeout_us 0: the model's timeout. With LOOP,
+        FUTURE is an asyncio future of that loop, resolved through resolve_async."""
+    def run(self, name: str, feeds: Any, priority: int, timeout_us: int) -> dict[str, Any]:
+        """Submits and waits with the GIL released; no future."""
+    def cancel(self, request_id: int) -> bool: ...
+    def close(self, drain: bool) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def threads(self) -> int: ...
+    def models(self) -> list[str]: ...
+    def stats(self, name: str) -> dict[str, Any]: ...
+    def metrics_text(self, prefix: str) -> str: ...
+
+def _live_slices() -> int:
+    """Arrays over shared batch outputs still alive (lifetime tests)."""

@@ -427,42 +427,86 @@ class PythonSession:
         run = self._run
         if run is None:
             raise self._fail(SessionClosedError, "session is closed")
-        fast = self._fast
-        if (
-            fast is not None
-            and type(feeds) is dict
-            and outputs is None
-            and out is None
-            and len(feeds) == self._n_in
-        ):
-            # The common call, checked inline: every feed a plain array of the right
-            # dtype, rank and fixed sizes. Anything else takes the general path below,
-            # which finds and words the problem.
-            for name, value in feeds.items():
-                spec = fast.get(name)
-                if spec is None or type(value) is not np.ndarray or value.dtype is not spec[0]:
-                    break
-                rank = spec[1]
-                if rank is not None:
-                    shape = value.shape
-                    if len(shape) != rank:
-                        break
-                    for axis, size in spec[2]:
-                        if shape[axis] != size:
-                            break
-                    else:
-                        continue
-                    break
-            else:
-                try:
-                    return dict(
-                        zip(self._out_names, run(self._out_names, feeds, None), strict=False)
-                    )
-                except Exception as exc:  # noqa: BLE001 - re-raised as our type
-                    raise self._run_error(exc, feeds) from None
+        if outputs is None and out is None and self._fast_ok(feeds):
+            try:
+                return dict(zip(self._out_names, run(self._out_names, feeds, None), strict=False))
+            except Exception as exc:  # noqa: BLE001 - re-raised as our type
+                raise self._run_error(exc, feeds) from None
         return self._run_general(run, feeds, outputs, out)
 
+    def _fast_ok(self, feeds: Any) -> bool:
+        """The common call, checked inline: a dict with every feed a plain array of the
+        right dtype, rank and fixed sizes. Anything else takes the general path, which
+        finds and words the problem."""
+        fast = self._fast
+        if fast is None or type(feeds) is not dict or len(feeds) != self._n_in:
+            return False
+        for name, value in feeds.items():
+            spec = fast.get(name)
+            if spec is None or type(value) is not np.ndarray or value.dtype is not spec[0]:
+                return False
+            rank = spec[1]
+            if rank is not None:
+                shape = value.shape
+                if len(shape) != rank:
+                    return False
+                for axis, size in spec[2]:
+                    if shape[axis] != size:
+                        return False
+        return True
+
+    def prepare(self, feeds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The checks :meth:`run` makes on FEEDS, without running (for the scheduler, which
+        runs later): returns ``(given, ort_feeds)`` for :meth:`run_prepared`, or raises
+        what :meth:`run` would."""
+        if self._run is None:
+            raise self._fail(SessionClosedError, "session is closed")
+        if self._fast_ok(feeds):
+            same = dict(feeds)  # the caller may change their dict later
+            return same, same
+        given = self._given(feeds)
+        ort_feeds: dict[str, Any] = {}
+        for spec in self._in:
+            if spec.name in given:
+                value = self._check_input(spec, given[spec.name])
+                if value is not None:
+                    ort_feeds[spec.name] = value
+        return given, ort_feeds
+
+    def run_prepared(self, ort_feeds: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        """Runs feeds :meth:`prepare` checked; all outputs; errors as :meth:`run`'s."""
+        run = self._run
+        if run is None:
+            raise self._fail(SessionClosedError, "session is closed")
+        try:
+            return dict(zip(self._out_names, run(self._out_names, ort_feeds, None), strict=False))
+        except Exception as exc:  # noqa: BLE001 - re-raised as our type
+            raise self._run_error(exc, given) from None
+
     def _run_general(self, run: Any, feeds: Any, outputs: Any, out: Any) -> dict[str, Any]:
+        in_specs = self._in
+        given = self._given(feeds)
+        # 4: which outputs.
+        if outputs is None:
+            names = self._out_names
+        else:
+            names = self._output_names(outputs)
+        # 5: out= arrays.
+        targets: dict[str, np.ndarray] | None = None
+        if out is not None:
+            targets = self._out_targets(out, names)
+        # 6: the core's per-input checks, in model order.
+        ort_feeds: dict[str, Any] = {}
+        for spec in in_specs:
+            if spec.name in given:
+                value = self._check_input(spec, given[spec.name])
+                if value is not None:
+                    ort_feeds[spec.name] = value
+        return self._run_checked(run, names, ort_feeds, targets, given)
+
+    def _given(self, feeds: Any) -> dict[str, Any]:
+        """Steps 1-3 of the checks: the container, names, dtypes ortnative can take at
+        all, and missing inputs."""
         in_specs = self._in
         # 1-2: the container, names, and dtypes ortnative can take at all.
         given: dict[str, Any] = {}
@@ -506,22 +550,16 @@ class PythonSession:
                         f"missing input '{spec.name}' ({spec.describe()}); the model needs all "
                         f"of: {msg.quoted([s.name for s in in_specs])}",
                     )
-        # 4: which outputs.
-        if outputs is None:
-            names = self._out_names
-        else:
-            names = self._output_names(outputs)
-        # 5: out= arrays.
-        targets: dict[str, np.ndarray] | None = None
-        if out is not None:
-            targets = self._out_targets(out, names)
-        # 6: the core's per-input checks, in model order.
-        ort_feeds: dict[str, Any] = {}
-        for spec in in_specs:
-            if spec.name in given:
-                value = self._check_input(spec, given[spec.name])
-                if value is not None:
-                    ort_feeds[spec.name] = value
+        return given
+
+    def _run_checked(
+        self,
+        run: Any,
+        names: list[str],
+        ort_feeds: dict[str, Any],
+        targets: dict[str, np.ndarray] | None,
+        given: dict[str, Any],
+    ) -> dict[str, Any]:
         # 7: out= arrays against the outputs' dtypes and fixed dims.
         if targets:
             for name in names:

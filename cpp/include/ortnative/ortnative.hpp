@@ -7,5 +7,6 @@
 #include "ortnative/error.hpp"
 #include "ortnative/preprocess.hpp"
 #include "ortnative/runtime.hpp"
+#include "ortnative/scheduler.hpp"
 #include "ortnative/session.hpp"
 #include "ortnative/value.hpp"

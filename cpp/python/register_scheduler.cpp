@@ -1,0 +1,463 @@
+// Bindings for ortnative::Scheduler: feeds are converted and checked like Session.run's
+// (session_bridge.hpp) and kept alive until the request ends; results complete a
+// concurrent.futures.Future or an asyncio future from the scheduler's threads, or are
+// returned to a run() caller. No scheduling logic lives here.
+//
+// The GIL:
+//   - submit, cancel and stats hold it: they only take the scheduler's short lock, which
+//     no scheduler thread ever holds while waiting for the GIL.
+//   - the constructor, add_model (warm-up), close and the destructor release it: they
+//     wait for scheduler threads, which need the GIL to finish their callbacks. run()
+//     releases it while its request waits or runs.
+//   - each scheduler thread gets a Python thread state once, when it starts (so taking the
+//     GIL later is cheap), and takes the GIL once per batch to complete that batch's
+//     futures (SchedulerOptions::callback_context): arrays are wrapped, set_result called
+//     (asyncio futures: handed to their loop, one call per loop), the requests' references
+//     dropped, and the GIL is let go. run() requests need no GIL there: their callback
+//     only wakes the waiting caller, who converts the outputs itself.
+
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "numpy_bridge.hpp"
+#include "ortnative/ortnative.hpp"
+#include "register.hpp"
+#include "session_bridge.hpp"
+
+namespace ortnative::py_bridge {
+
+namespace {
+
+std::atomic<long> g_live_slices{0};
+constexpr const char* kSliceCapsule = "ortnative.BatchOutput";
+
+bool finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
+// A scheduler thread's Python thread state, made once when the thread starts and kept
+// (without the GIL) until it stops, so that each batch's PyGILState_Ensure is cheap.
+thread_local PyGILState_STATE tl_gil_state;
+thread_local PyThreadState* tl_saved = nullptr;
+
+void thread_start() {
+  if (finalizing()) return;
+  tl_gil_state = PyGILState_Ensure();
+  tl_saved = PyEval_SaveThread();
+}
+
+void thread_stop() {
+  if (tl_saved == nullptr || finalizing()) return;
+  PyEval_RestoreThread(tl_saved);
+  tl_saved = nullptr;
+  PyGILState_Release(tl_gil_state);
+}
+
+// asyncio completions of the group being delivered on this thread, by event loop: handed
+// to each loop at the end of the group, in one call_soon_threadsafe (one wake-up of the
+// loop per batch, not per request).
+struct LoopBatch {
+  py::object loop;
+  py::object resolve;  // Python function(items) that resolves the futures, in the loop
+  py::list items;      // (future, result or None, exception or None)
+};
+thread_local std::vector<LoopBatch>* tl_loops = nullptr;
+
+void call_soon(const py::object& loop, const py::object& fn, PyObject* arg) {
+  PyObject* r = PyObject_CallMethod(loop.ptr(), "call_soon_threadsafe", "OO", fn.ptr(), arg);
+  if (r == nullptr) {
+    PyErr_Clear();  // the loop is closed: nobody awaits these any more
+  } else {
+    Py_DECREF(r);
+  }
+}
+
+void with_gil(const std::function<void()>& deliver) {
+  // Also called from threads that hold the GIL already (cancel): Ensure nests.
+  PyGILState_STATE st = PyGILState_Ensure();
+  {
+    std::vector<LoopBatch> loops;
+    std::vector<LoopBatch>* outer = std::exchange(tl_loops, &loops);
+    deliver();
+    tl_loops = outer;
+    for (LoopBatch& b : loops) call_soon(b.loop, b.resolve, b.items.ptr());
+  }
+  PyGILState_Release(st);
+}
+
+void release_slice(PyObject* capsule) {
+  delete static_cast<std::shared_ptr<const void>*>(PyCapsule_GetPointer(capsule, kSliceCapsule));
+  g_live_slices.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// The rows of a batch output one request owns, as an array sharing the batch's buffer.
+PyObject* slice_to_python(PyObject* descr, RequestOutput&& o) {
+  std::span<const int64_t> shape = o.shape();
+  auto* dims = reinterpret_cast<npy_intp*>(const_cast<int64_t*>(shape.data()));
+  const int rank = static_cast<int>(shape.size());
+  Py_INCREF(descr);               // stolen
+  if (o.slice_data == nullptr) {  // empty: nothing to share
+    return PyArray_NewFromDescr(&PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr), rank, dims,
+                                nullptr, nullptr, 0, nullptr);
+  }
+  PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr), rank,
+                                       dims, nullptr, o.slice_data, NPY_ARRAY_CARRAY, nullptr);
+  if (arr == nullptr) return nullptr;
+  auto* owner = new std::shared_ptr<const void>(std::move(o.owner));
+  PyObject* cap = PyCapsule_New(owner, kSliceCapsule, release_slice);
+  if (cap == nullptr) {
+    delete owner;
+    Py_DECREF(arr);
+    return nullptr;
+  }
+  g_live_slices.fetch_add(1, std::memory_order_relaxed);
+  if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), cap) != 0) {
+    Py_DECREF(arr);  // the capsule was stolen even on failure
+    return nullptr;
+  }
+  return arr;
+}
+
+// The exception now set, as an object (clears it).
+py::object take_error() {
+#if PY_VERSION_HEX >= 0x030C0000
+  return py::reinterpret_steal<py::object>(PyErr_GetRaisedException());
+#else
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (tb != nullptr && value != nullptr) PyException_SetTraceback(value, tb);
+  Py_XDECREF(type);
+  Py_XDECREF(tb);
+  return py::reinterpret_steal<py::object>(value);
+#endif
+}
+
+struct PyModel {
+  std::string name;
+  py::object session;  // the _core.Session: keeps the PySession (and its converter) alive
+  const PySession* converter = nullptr;
+  std::size_t n_in = 0;
+  std::vector<py::object> out_names;  // interned
+  std::vector<py::object> out_descr;  // NumPy dtype of numeric tensor outputs, else None
+};
+
+// The futures' methods, called unbound so that a subclass's cancel() (which asks the
+// scheduler) is not called back.
+struct FutureApi {
+  py::object set_result, set_exception, cancel;
+  py::object resolve_async;  // resolves asyncio futures in their loop: f([(fut, value, exc)])
+};
+
+// One request's Python side: what its views point at, and its future. Destroyed by the
+// scheduler in the callback context (GIL held) after the request ended.
+struct PyRequest {
+  Refs refs;
+  StringStore strings;
+  std::vector<std::vector<TensorView>> seqs;
+  py::object future;  // a concurrent.futures.Future, or an asyncio future when LOOP is set
+  py::object loop;
+  const PyModel* model = nullptr;
+  const FutureApi* api = nullptr;
+};
+
+void call(const py::object& fn, PyObject* a, PyObject* b) {
+  PyObject* args[2] = {a, b};
+  PyObject* r = PyObject_Vectorcall(fn.ptr(), args, b != nullptr ? 2 : 1, nullptr);
+  if (r == nullptr) {
+    PyErr_Clear();  // e.g. InvalidStateError: the future was already resolved by its owner
+  } else {
+    Py_DECREF(r);
+  }
+}
+
+// A successful response as {output name: array} (GIL held); throws on a Python error.
+py::dict to_dict(const PyModel& m, Response& resp) {
+  py::dict d;
+  for (std::size_t k = 0; k < resp.outputs.size(); ++k) {
+    RequestOutput& o = resp.outputs[k];
+    PyObject* arr = o.is_slice() ? slice_to_python(m.out_descr[k].ptr(), std::move(o))
+                                 : to_python(std::move(o.value));
+    if (arr == nullptr) throw py::error_already_set();
+    const int rc = PyDict_SetItem(d.ptr(), m.out_names[k].ptr(), arr);
+    Py_DECREF(arr);
+    if (rc != 0) throw py::error_already_set();
+  }
+  return d;
+}
+
+// An asyncio request's outcome, queued for its loop (GIL held).
+void complete_async(PyRequest& r, Response&& resp) {
+  py::object value = py::none(), error = py::none();
+  try {
+    if (!resp.ok()) std::rethrow_exception(resp.error);
+    value = to_dict(*r.model, resp);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    error = take_error();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    error = take_error();
+  }
+  py::tuple item = py::make_tuple(r.future, value, error);
+  if (tl_loops == nullptr) {  // not in with_gil (cannot happen): resolve it alone
+    call_soon(r.loop, r.api->resolve_async, py::make_tuple(item).ptr());
+    return;
+  }
+  for (LoopBatch& b : *tl_loops) {
+    if (b.loop.is(r.loop) && b.resolve.is(r.api->resolve_async)) {
+      b.items.append(item);
+      return;
+    }
+  }
+  tl_loops->push_back(LoopBatch{r.loop, r.api->resolve_async, py::list()});
+  tl_loops->back().items.append(item);
+}
+
+// Completes the request's future (GIL held).
+void complete(PyRequest& r, Response&& resp) {
+  if (r.loop) {
+    complete_async(r, std::move(resp));
+    return;
+  }
+  PyObject* fut = r.future.ptr();
+  if (resp.ok()) {
+    try {
+      py::dict d = to_dict(*r.model, resp);
+      call(r.api->set_result, fut, d.ptr());
+      return;
+    } catch (py::error_already_set& e) {
+      e.restore();
+    } catch (...) {
+      py::detail::try_translate_exceptions();
+    }
+  } else {
+    try {
+      std::rethrow_exception(resp.error);
+    } catch (const CancelledError&) {
+      call(r.api->cancel, fut, nullptr);  // the future becomes cancelled(), as Future.cancel does
+      return;
+    } catch (...) {
+      py::detail::try_translate_exceptions();
+    }
+  }
+  py::object exc = take_error();
+  if (exc) call(r.api->set_exception, fut, exc.ptr());
+}
+
+py::dict latency(const LatencyStats& l) {
+  py::dict d;
+  d["p50"] = l.p50_us;
+  d["p90"] = l.p90_us;
+  d["p99"] = l.p99_us;
+  d["count"] = l.count;
+  d["sum"] = l.sum_us;
+  return d;
+}
+
+class PyScheduler {
+ public:
+  PyScheduler(int threads, FutureApi api) : api_(std::move(api)) {
+    SchedulerOptions o;
+    o.threads = threads;
+    o.on_thread_start = thread_start;
+    o.on_thread_stop = thread_stop;
+    o.callback_context = with_gil;
+    // The threads start by taking the GIL (thread_start): let them.
+    py::gil_scoped_release release;
+    core_.emplace(std::move(o));
+  }
+
+  ~PyScheduler() {
+    // Closing waits for the threads, which need the GIL to finish their callbacks.
+    py::gil_scoped_release release;
+    core_.reset();
+  }
+
+  PyScheduler(const PyScheduler&) = delete;
+  PyScheduler& operator=(const PyScheduler&) = delete;
+
+  void add_model(const std::string& name, py::object session, const ModelConfig& config) {
+    const PySession& ps = py_session(session);
+    std::shared_ptr<Session> core = core_session(ps);
+    auto m = std::make_unique<PyModel>();
+    m->name = name;
+    m->converter = &ps;
+    m->n_in = core->inputs().size();
+    for (const ValueInfo& info : core->outputs()) {
+      py::str n(info.name);
+      PyUnicode_InternInPlace(&n.ptr());
+      m->out_names.push_back(n);
+      m->out_descr.push_back(info.kind == ValueInfo::Kind::kTensor &&
+                                     dtype_itemsize(info.dtype) != 0 && dtype_supported(info.dtype)
+                                 ? py::reinterpret_steal<py::object>(
+                                       reinterpret_cast<PyObject*>(descr_for(info.dtype)))
+                                 : py::none());
+    }
+    m->session = std::move(session);
+    {
+      // Warm-up runs the model; checks and errors need no Python.
+      py::gil_scoped_release release;
+      core_->add_model(name, std::move(core), config);
+    }
+    const std::size_t index = models_.size();
+    models_.push_back(std::move(m));
+    index_[py::str(name)] = py::int_(index);
+  }
+
+  const PyModel& model_of(py::handle name) const {
+    PyObject* idx = PyDict_GetItemWithError(index_.ptr(), name.ptr());
+    if (idx == nullptr) {
+      if (PyErr_Occurred()) throw py::error_already_set();
+      const std::string n = py::str(name).cast<std::string>();
+      core_->session(n);  // throws: unknown model
+      throw InvalidArgumentError("model '" + n +
+                                 "' is being added; submit once add_model returned");
+    }
+    return *models_[PyLong_AsSize_t(idx)];
+  }
+
+  RequestId submit(py::handle name, py::handle feeds, py::handle future, int priority,
+                   int64_t timeout_us, py::handle loop) {
+    const PyModel& m = model_of(name);
+    auto st = std::make_shared<PyRequest>();
+    st->model = &m;
+    st->api = &api_;
+    Request req;
+    req.inputs.resize(m.n_in);
+    convert_feeds(*m.converter, feeds.ptr(), req.inputs, st->refs, st->strings, st->seqs);
+    st->future = py::reinterpret_borrow<py::object>(future);
+    if (!loop.is_none()) st->loop = py::reinterpret_borrow<py::object>(loop);
+    req.priority = priority;
+    if (timeout_us != 0) req.timeout = std::chrono::microseconds(timeout_us);
+    PyRequest* raw = st.get();
+    req.keep_alive = std::move(st);
+    // The GIL stays held: submit takes the scheduler's lock only briefly, and any error
+    // (which destroys the request, Python references included) is raised right here.
+    return core_->submit(m.name, std::move(req),
+                         [raw](Response&& resp) { complete(*raw, std::move(resp)); });
+  }
+
+  py::dict run(py::handle name, py::handle feeds, int priority, int64_t timeout_us) {
+    const PyModel& m = model_of(name);
+    Refs refs;  // destroyed last, with the GIL held, after the request ended
+    StringStore strings;
+    std::vector<std::vector<TensorView>> seqs;
+    Request req;
+    req.inputs.resize(m.n_in);
+    convert_feeds(*m.converter, feeds.ptr(), req.inputs, refs, strings, seqs);
+    req.priority = priority;
+    if (timeout_us != 0) req.timeout = std::chrono::microseconds(timeout_us);
+    Response resp;
+    {
+      // Safe: REFS keeps every array the request reads alive until it has ended, and
+      // Scheduler::run touches no Python object (its callback only wakes this thread).
+      py::gil_scoped_release release;
+      resp = core_->run(m.name, std::move(req));
+    }
+    if (!resp.ok()) std::rethrow_exception(resp.error);
+    return to_dict(m, resp);
+  }
+
+  bool cancel(RequestId id) { return core_->cancel(id); }
+
+  void close(bool drain) {
+    py::gil_scoped_release release;
+    core_->close(drain);
+  }
+
+  bool closed() const { return core_->closed(); }
+  int threads() const { return core_->threads(); }
+  std::vector<std::string> models() const { return core_->models(); }
+
+  py::dict stats(const std::string& name) const {
+    ModelStats s = core_->stats(name);
+    py::dict d;
+    d["queued"] = s.queued;
+    d["running"] = s.running;
+    d["submitted"] = s.submitted;
+    d["completed"] = s.completed;
+    d["failed"] = s.failed;
+    d["rejected"] = s.rejected;
+    d["timed_out"] = s.timed_out;
+    d["cancelled"] = s.cancelled;
+    d["closed"] = s.closed;
+    d["batches"] = s.batches;
+    d["rows"] = s.rows;
+    d["retried_batches"] = s.retried_batches;
+    d["warmup_runs"] = s.warmup_runs;
+    py::dict sizes;
+    for (const auto& [rows, n] : s.batch_sizes) sizes[py::int_(rows)] = py::int_(n);
+    d["batch_sizes"] = sizes;
+    d["queue_us"] = latency(s.queue);
+    d["compute_us"] = latency(s.compute);
+    d["total_us"] = latency(s.total);
+    return d;
+  }
+
+  std::string metrics_text(const std::string& prefix) const { return core_->metrics_text(prefix); }
+
+ private:
+  FutureApi api_;
+  std::vector<std::unique_ptr<PyModel>> models_;  // never shrinks: requests point at them
+  py::dict index_;                                // name -> index into models_
+  std::optional<Scheduler> core_;
+};
+
+}  // namespace
+
+void register_scheduler(py::module_& m) {
+  py::class_<PyScheduler>(m, "Scheduler")
+      .def(py::init([](int threads, py::object set_result, py::object set_exception,
+                       py::object cancel, py::object resolve_async) {
+             return std::make_unique<PyScheduler>(
+                 threads, FutureApi{std::move(set_result), std::move(set_exception),
+                                    std::move(cancel), std::move(resolve_async)});
+           }),
+           py::arg("threads"), py::arg("set_result"), py::arg("set_exception"), py::arg("cancel"),
+           py::arg("resolve_async"))
+      .def(
+          "add_model",
+          [](PyScheduler& self, const std::string& name, py::object session, int replicas,
+             int max_batch_size, int64_t max_queue_delay_us, std::size_t max_queue_size,
+             int64_t timeout_us, const std::vector<int>& preferred, bool warmup) {
+            ModelConfig c;
+            c.replicas = replicas;
+            c.max_batch_size = max_batch_size;
+            c.max_queue_delay = std::chrono::microseconds(max_queue_delay_us);
+            c.max_queue_size = max_queue_size;
+            c.timeout = std::chrono::microseconds(timeout_us);
+            c.preferred_batch_sizes = preferred;
+            c.warmup = warmup;
+            self.add_model(name, std::move(session), c);
+          },
+          py::arg("name"), py::arg("session"), py::arg("replicas"), py::arg("max_batch_size"),
+          py::arg("max_queue_delay_us"), py::arg("max_queue_size"), py::arg("timeout_us"),
+          py::arg("preferred_batch_sizes"), py::arg("warmup"))
+      .def("submit", &PyScheduler::submit, py::arg("name"), py::arg("feeds"), py::arg("future"),
+           py::arg("priority"), py::arg("timeout_us"), py::arg("loop") = py::none())
+      .def("run", &PyScheduler::run, py::arg("name"), py::arg("feeds"), py::arg("priority"),
+           py::arg("timeout_us"))
+      .def("cancel", &PyScheduler::cancel, py::arg("request_id"))
+      .def("close", &PyScheduler::close, py::arg("drain"))
+      .def_property_readonly("closed", &PyScheduler::closed)
+      .def_property_readonly("threads", &PyScheduler::threads)
+      .def("models", &PyScheduler::models)
+      .def("stats", &PyScheduler::stats, py::arg("name"))
+      .def("metrics_text", &PyScheduler::metrics_text, py::arg("prefix"));
+  m.def(
+      "_live_slices", [] { return g_live_slices.load(std::memory_order_relaxed); },
+      "Arrays over shared batch outputs still alive (for lifetime tests).");
+}
+
+}  // namespace ortnative::py_bridge

@@ -1,0 +1,941 @@
+"""The pure-Python scheduler: the behaviour of the C++ core's (cpp/src/scheduler*.cpp),
+on the fallback Session, with threads and one lock.
+
+It mirrors the core piece by piece (queues per model and priority, the batching rule,
+the timer thread, exactly-once endings, statistics, the Prometheus text) and words its
+errors the same way; tests/test_scheduler.py checks both backends alike. Differences
+are in cost only: onnxruntime's ``run`` returns new arrays, which the requests of a
+batch then share as views; the GIL serialises the Python parts of the work.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import concurrent.futures
+import heapq
+import math
+import os
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ._fallback import PythonSession
+from ._messages import format_model_shape
+from .errors import (
+    CancelledError,
+    InvalidArgumentError,
+    QueueFullError,
+    RequestTimeoutError,
+    SchedulerClosedError,
+)
+
+_NEVER = math.inf
+_WINDOW = 4096  # latency samples kept per model and kind (as the core's Samples::kWindow)
+_FIRST_PROBE, _LAST_PROBE = 16, 1024  # as the core's Model::kFirstProbe, kLastProbe
+
+# (pending request, outputs or None, exception or None)
+_Ending = tuple["_Pending", "dict[str, Any] | None", "BaseException | None"]
+
+
+class _CannotSplitError(Exception):
+    """A batch's outputs don't have one row per input row (the batch is retried alone)."""
+
+
+class _Pending:
+    __slots__ = (
+        "deadline",
+        "feeds",
+        "future",
+        "given",
+        "id",
+        "loop",
+        "model",
+        "priority",
+        "queued",
+        "rows",
+        "size",
+        "submitted",
+        "timeout_us",
+    )
+
+    deadline: float
+    feeds: Any  # what onnxruntime gets: {input name: array}
+    future: Any
+    given: Any  # the caller's feeds as checked (for error messages)
+    id: int
+    loop: Any  # the event loop of an asyncio future, else None
+    model: _Model
+    priority: int
+    queued: bool
+    rows: int  # rows brought to a batch; -1: runs alone
+    size: int  # its batch size for the statistics
+    submitted: float
+    timeout_us: int
+
+    def __init__(self) -> None:
+        self.deadline = _NEVER
+        self.queued = False
+
+
+class _Samples:
+    __slots__ = ("count", "ring", "total")
+
+    def __init__(self) -> None:
+        self.ring: collections.deque[float] = collections.deque(maxlen=_WINDOW)
+        self.count = 0
+        self.total = 0.0
+
+    def add(self, us: float) -> None:
+        self.ring.append(us)
+        self.count += 1
+        self.total += us
+
+    def copy(self) -> _Samples:
+        c = _Samples()
+        c.ring = collections.deque(self.ring, maxlen=_WINDOW)
+        c.count, c.total = self.count, self.total
+        return c
+
+    def summary(self) -> dict[str, Any]:
+        if self.ring:
+            p50, p90, p99 = (float(v) for v in np.percentile(np.array(self.ring), [50, 90, 99]))
+        else:
+            p50 = p90 = p99 = math.nan
+        return {"p50": p50, "p90": p90, "p99": p99, "count": self.count, "sum": self.total}
+
+
+class _Model:
+    def __init__(
+        self,
+        name: str,
+        session: PythonSession,
+        replicas: int,
+        max_batch_size: int,
+        max_queue_delay_us: int,
+        max_queue_size: int,
+        timeout_us: int,
+        preferred: list[int],
+    ) -> None:
+        self.name = name
+        self.label = f"model '{name}'"
+        self.session = session
+        self.replicas = replicas
+        self.max_batch_size = max_batch_size
+        self.delay = max_queue_delay_us / 1e6
+        self.max_queue_size = max_queue_size
+        self.timeout_us = timeout_us
+        self.preferred = sorted(set(preferred))
+        self.batching = max_batch_size > 1
+        self.inputs = [s.name for s in session._in]
+        # -- guarded by the scheduler's lock --
+        self.levels: dict[int, dict[int, _Pending]] = {}  # priority -> {id: request}, FIFO
+        self.priorities: list[int] = []  # ascending
+        self.queued = 0
+        self.queued_rows = 0
+        self.running = 0
+        self.busy = 0
+        self.free_slots = list(range(replicas - 1, -1, -1))
+        self.slots: list[dict[str, np.ndarray] | None] = [None] * replicas
+        # Whether batches wait for more requests: the core's Model::wait_mode and friends.
+        self.wait_mode = False
+        self.last_batch = 0
+        self.recent_rows = [0] * 8  # rows of the latest batches (Model::recent_rows)
+        self.recent_next = 0
+        self.probing = False
+        self.lonely = 0
+        self.probe_every = _FIRST_PROBE
+        self.submitted = self.completed = self.failed = self.rejected = 0
+        self.timed_out = self.cancelled = self.closed = 0
+        self.batches = self.rows = self.retried_batches = self.warmup_runs = 0
+        self.batch_sizes: dict[int, int] = {}
+        self.queue_us = _Samples()
+        self.compute_us = _Samples()
+        self.total_us = _Samples()
+
+    def on_arrival(self) -> None:
+        if self.queued + self.running > 0 or self.last_batch > 1:
+            self.wait_mode = True
+            self.lonely = 0
+        else:
+            self.lonely += 1
+            if self.lonely >= self.probe_every:
+                self.lonely = 0
+                self.wait_mode = self.probing = True
+            else:
+                self.wait_mode = False
+
+    def expected_rows(self) -> int:
+        most = max(self.recent_rows)
+        return min(most, self.max_batch_size) if most > 1 else self.max_batch_size
+
+    def on_dispatch(self, by_delay: bool, n: int, rows: int) -> None:
+        self.recent_rows[self.recent_next % 8] = rows
+        self.recent_next += 1
+        self.last_batch = n
+        if self.probing:
+            self.probing = False
+            self.probe_every = _FIRST_PROBE if n > 1 else min(self.probe_every * 2, _LAST_PROBE)
+        if by_delay and n == 1:
+            self.wait_mode = False
+
+    def effective_rows(self, n: int) -> int:
+        return n if 0 < n <= self.max_batch_size else self.max_batch_size
+
+    def oldest(self) -> float:
+        return min(next(iter(level.values())).submitted for level in self.levels.values())
+
+
+def _format_ms(us: int) -> str:
+    return f"{us / 1000:g}"
+
+
+def _timed_out(p: _Pending) -> _Ending:
+    return (
+        p,
+        None,
+        RequestTimeoutError(
+            f"{p.model.label}: request timed out after {_format_ms(p.timeout_us)} ms in the "
+            "queue; it never ran"
+        ),
+    )
+
+
+def _check_batchable(m: _Model) -> None:
+    """What the core's check_batchable refuses, worded the same."""
+
+    def fail(what: str) -> None:
+        raise InvalidArgumentError(
+            f"{m.label}: max_batch_size={m.max_batch_size} needs every input and output to be a "
+            f"numeric tensor with a free first (batch) dimension, but {what}; use "
+            "max_batch_size=1 for this model"
+        )
+
+    batch_dim: list[str] = []  # [name, who named it]
+
+    def check(spec: Any, role: str) -> None:
+        who = f"{role} '{spec.name}'"
+        if spec.kind != "tensor" or spec.dtype_name in ("str", "unsupported"):
+            fail(f"{who} is not a numeric tensor")
+        if not spec.shape:
+            fail(f"{who} has no dimensions")
+        first = spec.shape[0]
+        if isinstance(first, int):
+            fail(f"{who} has a fixed first dimension: {format_model_shape(spec.shape)}")
+        if not isinstance(first, str) or not first:
+            return
+        if not batch_dim:
+            batch_dim.extend((first, who))
+        elif first != batch_dim[0]:
+            fail(
+                f"{batch_dim[1]} and {who} name their first dimensions differently: "
+                f"{batch_dim[0]} and {first}"
+            )
+
+    if not m.session._in:
+        fail("it has no inputs")
+    for spec in m.session._in:
+        check(spec, "input")
+    for spec in m.session._out:
+        check(spec, "output")
+
+
+class PythonScheduler:
+    """Mirror of the native ``_core.Scheduler`` interface."""
+
+    def __init__(
+        self,
+        threads: int,
+        set_result: Callable[[Any, Any], Any],
+        set_exception: Callable[[Any, BaseException], Any],
+        cancel: Callable[[Any], Any],
+        resolve_async: Callable[[list[Any]], Any],
+    ) -> None:
+        self._set_result = set_result
+        self._set_exception = set_exception
+        self._cancel_future = cancel
+        self._resolve_async = resolve_async
+        self.threads = threads or os.cpu_count() or 1
+        self._lock = threading.Lock()
+        self._work_cv = threading.Condition(self._lock)
+        self._timer_cv = threading.Condition(self._lock)
+        self._models: list[_Model] = []
+        self._by_name: dict[str, _Model] = {}
+        self._deadlines: list[tuple[float, int, _Pending]] = []  # heap; stale entries skipped
+        self._timer_wake = _NEVER
+        self._worker_wake = _NEVER
+        self._queued_total = 0
+        self._idle = 0
+        self._rr = 0
+        self._next_id = 1
+        self._closed = False
+        self._join_lock = threading.Lock()
+        self._joined = False
+        self._threads = [
+            threading.Thread(target=self._timer_main, name="ortnative-timer", daemon=True)
+        ] + [
+            threading.Thread(target=self._worker_main, name=f"ortnative-worker-{i}", daemon=True)
+            for i in range(self.threads)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- models ----------------------------------------------------------------------
+    def add_model(
+        self,
+        name: str,
+        session: PythonSession,
+        replicas: int,
+        max_batch_size: int,
+        max_queue_delay_us: int,
+        max_queue_size: int,
+        timeout_us: int,
+        preferred_batch_sizes: list[int],
+        warmup: bool,
+    ) -> None:
+        self._refuse_model(name)
+        m = _Model(
+            name,
+            session,
+            replicas,
+            max_batch_size,
+            max_queue_delay_us,
+            max_queue_size,
+            timeout_us,
+            preferred_batch_sizes,
+        )
+        if m.batching:
+            _check_batchable(m)
+        if warmup:
+            m.warmup_runs = self._warm_up(m)
+        with self._lock:
+            self._refuse_model(name)
+            self._by_name[name] = m
+            self._models.append(m)
+
+    def _refuse_model(self, name: str) -> None:
+        if self._closed:
+            raise SchedulerClosedError(f"the scheduler is closed; model '{name}' was not added")
+        if name in self._by_name:
+            raise InvalidArgumentError(f"a model named '{name}' was already added")
+
+    def models(self) -> list[str]:
+        return [m.name for m in self._models]
+
+    def _model(self, name: str) -> _Model:
+        m = self._by_name.get(name)
+        if m is None:
+            known = ", ".join(f"'{m.name}'" for m in self._models) or "none"
+            raise InvalidArgumentError(f"unknown model '{name}' (models: {known})")
+        return m
+
+    # -- requests --------------------------------------------------------------------
+    def submit(
+        self, name: str, feeds: Any, future: Any, priority: int, timeout_us: int, loop: Any = None
+    ) -> int:
+        m = self._model(name)
+        given, ort_feeds = m.session.prepare(feeds)
+        p = _Pending()
+        p.model = m
+        p.priority = priority
+        p.size = 1
+        for input_name in m.inputs:
+            v = ort_feeds.get(input_name)
+            if isinstance(v, np.ndarray) and v.ndim > 0:
+                p.size = v.shape[0]
+                break
+        p.rows = -1
+        if m.batching:
+            p.rows = p.size if p.size > 0 else -1
+            for input_name in m.inputs:
+                v = ort_feeds.get(input_name)
+                if not isinstance(v, np.ndarray) or v.ndim == 0 or v.shape[0] != p.rows:
+                    p.rows = -1  # runs alone; onnxruntime reports the mismatch as run() would
+        p.timeout_us = timeout_us or m.timeout_us
+        p.feeds = ort_feeds
+        p.given = given
+        p.future = future
+        p.loop = loop
+        now = time.monotonic()
+        p.submitted = now
+        if p.timeout_us > 0:
+            p.deadline = now + p.timeout_us / 1e6
+        wake_worker = wake_timer = False
+        with self._lock:
+            if self._closed:
+                m.rejected += 1
+                raise SchedulerClosedError(f"{m.label}: the scheduler is closed; request refused")
+            if m.queued >= m.max_queue_size:
+                m.rejected += 1
+                raise QueueFullError(
+                    f"{m.label}: queue full (max_queue_size={m.max_queue_size}); request "
+                    "refused, try again later"
+                )
+            p.id = self._next_id
+            self._next_id += 1
+            m.on_arrival()
+            level = m.levels.get(priority)
+            if level is None:
+                level = m.levels[priority] = {}
+                bisect.insort(m.priorities, priority)
+            level[p.id] = p
+            p.queued = True
+            m.queued += 1
+            m.queued_rows += m.effective_rows(p.rows)
+            self._queued_total += 1
+            m.submitted += 1
+            if p.deadline != _NEVER:
+                heapq.heappush(self._deadlines, (p.deadline, p.id, p))
+                if p.deadline < self._timer_wake:
+                    self._timer_wake = p.deadline
+                    wake_timer = True
+            if self._idle > 0:
+                r = self._ready_at(m, now)
+                if r <= now:
+                    wake_worker = True
+                elif r != _NEVER and (r < self._worker_wake or self._worker_wake <= now):
+                    self._worker_wake = r
+                    wake_worker = True
+            if wake_worker:
+                self._work_cv.notify()
+            if wake_timer:
+                self._timer_cv.notify()
+            return p.id
+
+    def run(self, name: str, feeds: Any, priority: int, timeout_us: int) -> dict[str, Any]:
+        fut: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        self.submit(name, feeds, fut, priority, timeout_us)
+        return fut.result()
+
+    def cancel(self, request_id: int) -> bool:
+        ended: list[_Ending] = []
+        with self._lock:
+            for m in self._models:
+                for level in m.levels.values():
+                    p = level.get(request_id)
+                    if p is not None:
+                        m.cancelled += 1
+                        self._unlink(m, p)
+                        ended.append(
+                            (p, None, CancelledError(f"{m.label}: request cancelled before it ran"))
+                        )
+                        break
+                if ended:
+                    break
+        if not ended:
+            return False
+        self._deliver(ended)
+        return True
+
+    def close(self, drain: bool) -> None:
+        ended: list[_Ending] = []
+        with self._lock:
+            self._closed = True
+            if not drain:
+                for m in self._models:
+                    while m.priorities:
+                        p = next(iter(m.levels[m.priorities[0]].values()))
+                        m.closed += 1
+                        self._unlink(m, p)
+                        ended.append(
+                            (
+                                p,
+                                None,
+                                SchedulerClosedError(
+                                    f"{m.label}: the scheduler was closed before the request ran"
+                                ),
+                            )
+                        )
+            self._work_cv.notify_all()
+            self._timer_cv.notify_all()
+        if ended:
+            self._deliver(ended)
+        if threading.current_thread() in self._threads:
+            return  # from a callback: the threads end by themselves
+        with self._join_lock:
+            if not self._joined:
+                self._joined = True
+                for t in self._threads:
+                    t.join()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- queues (under the lock) ----------------------------------------------------------
+    def _unlink(self, m: _Model, p: _Pending) -> None:
+        level = m.levels[p.priority]
+        del level[p.id]
+        if not level:
+            del m.levels[p.priority]
+            m.priorities.remove(p.priority)
+        p.queued = False
+        m.queued -= 1
+        m.queued_rows -= m.effective_rows(p.rows)
+        self._queued_total -= 1
+        if self._closed and self._queued_total == 0:
+            self._work_cv.notify_all()
+            self._timer_cv.notify_all()
+
+    def _ready_at(self, m: _Model, now: float) -> float:
+        if m.queued == 0 or m.busy >= m.replicas:
+            return _NEVER
+        if (
+            not m.batching
+            or self._closed
+            or not m.wait_mode
+            or m.delay == 0
+            or m.queued_rows >= m.expected_rows()
+            or (m.preferred and m.queued_rows >= m.preferred[0])
+        ):
+            return now
+        return m.oldest() + m.delay
+
+    def _take_from(self, m: _Model, now: float, expired: list[_Ending]) -> list[_Pending]:
+        target = m.max_batch_size
+        # Did this batch become ready by waiting out the delay (rather than by filling up)?
+        waiting = m.batching and not self._closed and m.wait_mode and m.delay > 0
+        filled = m.queued_rows >= m.expected_rows()
+        preferred = bool(m.preferred) and m.queued_rows >= m.preferred[0]
+        by_delay = waiting and not filled and not preferred
+        if waiting and not filled and preferred:
+            for size in m.preferred:
+                if size <= m.queued_rows:
+                    target = size  # the largest preferred size it can reach
+        taken: list[_Pending] = []
+        rows = 0
+        full = False
+        for priority in list(m.priorities):
+            for p in list(m.levels[priority].values()):
+                if p.deadline <= now:
+                    m.timed_out += 1
+                    self._unlink(m, p)
+                    expired.append(_timed_out(p))
+                elif not taken:
+                    rows = p.rows
+                    self._unlink(m, p)
+                    taken.append(p)
+                    full = not m.batching or rows < 0 or rows >= target
+                elif p.rows >= 0 and rows + p.rows <= target and self._compatible(m, taken[0], p):
+                    rows += p.rows
+                    self._unlink(m, p)
+                    taken.append(p)
+                    full = rows >= target
+                if full:
+                    break
+            if full:
+                break
+        if taken and m.batching:
+            rows = sum(p.rows for p in taken) if taken[0].rows >= 0 else taken[0].size
+            m.on_dispatch(by_delay, len(taken), rows)
+        return taken
+
+    @staticmethod
+    def _compatible(m: _Model, a: _Pending, b: _Pending) -> bool:
+        for name in m.inputs:
+            x, y = a.feeds[name], b.feeds[name]
+            if x.dtype != y.dtype or x.shape[1:] != y.shape[1:]:
+                return False
+        return True
+
+    def _take_any(self, now: float, expired: list[_Ending]) -> tuple[Any, float]:
+        next_ready = _NEVER
+        n = len(self._models)
+        for k in range(n):
+            i = (self._rr + k) % n
+            m = self._models[i]
+            r = self._ready_at(m, now)
+            if r <= now:
+                taken = self._take_from(m, now, expired)
+                if taken:
+                    self._rr = i + 1
+                    rows = taken[0].rows
+                    if m.batching and rows >= 0:
+                        rows = sum(p.rows for p in taken)
+                    else:
+                        rows = taken[0].size
+                    slot = m.free_slots.pop()
+                    if m.slots[slot] is None:
+                        m.slots[slot] = {}
+                    m.busy += 1
+                    m.running += len(taken)
+                    for p in taken:
+                        m.queue_us.add((now - p.submitted) * 1e6)
+                    return (m, slot, taken, rows, now), next_ready
+            else:
+                next_ready = min(next_ready, r)
+        return None, next_ready
+
+    def _finish(
+        self, batch: tuple[Any, ...], endings: list[_Ending], retried: bool, done: float
+    ) -> None:
+        m, slot, _taken, rows, started = batch
+        m.busy -= 1
+        m.free_slots.append(slot)
+        m.running -= len(endings)
+        m.batches += 1
+        m.rows += rows
+        m.batch_sizes[rows] = m.batch_sizes.get(rows, 0) + 1
+        if retried:
+            m.retried_batches += 1
+        compute = (done - started) * 1e6
+        for p, _result, error in endings:
+            if error is None:
+                m.completed += 1
+            else:
+                m.failed += 1
+            m.compute_us.add(compute)
+            m.total_us.add((done - p.submitted) * 1e6)
+        if m.queued > 0 and self._idle > 0:
+            self._work_cv.notify()
+
+    # -- threads -----------------------------------------------------------------------
+    def _worker_main(self) -> None:
+        lock = self._lock
+        lock.acquire()
+        try:
+            while True:
+                now = time.monotonic()
+                expired: list[_Ending] = []
+                batch, next_ready = self._take_any(now, expired)
+                if batch is not None or expired:
+                    lock.release()
+                    try:
+                        if expired:
+                            self._deliver(expired)
+                        if batch is not None:
+                            endings, retried = self._execute(batch)
+                            done = time.monotonic()
+                            with lock:
+                                self._finish(batch, endings, retried, done)
+                            self._deliver(endings)
+                    finally:
+                        lock.acquire()
+                    continue
+                if self._closed and self._queued_total == 0:
+                    break
+                self._idle += 1
+                if next_ready == _NEVER:
+                    self._work_cv.wait()
+                else:
+                    self._worker_wake = next_ready
+                    self._work_cv.wait(max(0.0, next_ready - now))
+                self._idle -= 1
+                # As the core: nobody may wait for _worker_wake any more, forget it.
+                self._worker_wake = _NEVER
+        finally:
+            lock.release()
+
+    def _timer_main(self) -> None:
+        lock = self._lock
+        lock.acquire()
+        try:
+            while not (self._closed and self._queued_total == 0):
+                now = time.monotonic()
+                expired: list[_Ending] = []
+                heap = self._deadlines
+                while heap and heap[0][0] <= now:
+                    _, _, p = heapq.heappop(heap)
+                    if p.queued:
+                        p.model.timed_out += 1
+                        self._unlink(p.model, p)
+                        expired.append(_timed_out(p))
+                if expired:
+                    lock.release()
+                    try:
+                        self._deliver(expired)
+                    finally:
+                        lock.acquire()
+                    continue
+                self._timer_wake = heap[0][0] if heap else _NEVER
+                if self._timer_wake == _NEVER:
+                    self._timer_cv.wait()
+                else:
+                    self._timer_cv.wait(max(0.0, self._timer_wake - now))
+        finally:
+            lock.release()
+
+    def _deliver(self, endings: list[_Ending]) -> None:
+        loops: dict[int, tuple[Any, list[Any]]] = {}  # asyncio futures, by loop
+        for p, result, error in endings:
+            fut = p.future
+            if p.loop is not None:
+                loops.setdefault(id(p.loop), (p.loop, []))[1].append((fut, result, error))
+                p.future = p.feeds = p.given = p.loop = None
+                continue
+            try:
+                if error is None:
+                    self._set_result(fut, result)
+                elif isinstance(error, CancelledError):
+                    self._cancel_future(fut)
+                else:
+                    self._set_exception(fut, error)
+            except Exception:  # noqa: BLE001, S110 - the future was resolved by its owner
+                pass
+            p.future = p.feeds = p.given = None
+        for loop, items in loops.values():
+            try:
+                loop.call_soon_threadsafe(self._resolve_async, items)
+            except RuntimeError:  # the loop is closed: nobody awaits these any more
+                pass
+
+    # -- running (no lock) ---------------------------------------------------------------
+    def _execute(self, batch: tuple[Any, ...]) -> tuple[list[_Ending], bool]:
+        m, slot, taken, rows, _started = batch
+        if len(taken) == 1:
+            return [self._run_alone(m, taken[0])], False
+        try:
+            outs = self._run_rows(m, slot, [(p.feeds, p.rows) for p in taken], rows)
+        except Exception:  # noqa: BLE001 - each request then runs alone, for its own error
+            return [self._run_alone(m, p) for p in taken], True
+        return [(p, out, None) for p, out in zip(taken, outs)], False
+
+    @staticmethod
+    def _run_alone(m: _Model, p: _Pending) -> _Ending:
+        try:
+            return (p, m.session.run_prepared(p.feeds, p.given), None)
+        except Exception as exc:  # noqa: BLE001 - delivered through the future
+            return (p, None, exc)
+
+    @staticmethod
+    def _run_rows(
+        m: _Model, slot: int, parts: list[tuple[dict[str, Any], int]], rows: int
+    ) -> list[dict[str, Any]]:
+        staging = m.slots[slot]
+        assert staging is not None
+        feeds: dict[str, np.ndarray] = {}
+        for name in m.inputs:
+            head = parts[0][0][name]
+            buf = staging.get(name)
+            if buf is None or buf.dtype != head.dtype or buf.shape[1:] != head.shape[1:]:
+                buf = np.empty((max(rows, m.max_batch_size), *head.shape[1:]), head.dtype)
+                staging[name] = buf
+            elif buf.shape[0] < rows:
+                buf = np.empty((rows, *head.shape[1:]), head.dtype)
+                staging[name] = buf
+            out = buf[:rows]
+            np.concatenate([f[name] for f, _ in parts], axis=0, out=out)
+            feeds[name] = out
+        results = m.session.run_prepared(feeds, feeds)
+        for arr in results.values():
+            if (
+                not isinstance(arr, np.ndarray)
+                or arr.ndim == 0
+                or arr.shape[0] != rows
+                or arr.dtype.kind in "OUS"
+            ):
+                raise _CannotSplitError
+        outs: list[dict[str, Any]] = []
+        first = 0
+        for _feeds, n in parts:
+            outs.append({name: arr[first : first + n] for name, arr in results.items()})
+            first += n
+        return outs
+
+    def _warm_up(self, m: _Model) -> int:
+        sizes = {1}
+        if m.batching:
+            sizes.update(m.preferred)
+            sizes.add(m.max_batch_size)
+        runs = 0
+        for size in sorted(sizes):
+            feeds: dict[str, Any] = {}
+            for spec in m.session._in:
+                if spec.kind == "tensor":
+                    shape = tuple(
+                        d if isinstance(d, int) else (size if i == 0 else 1)
+                        for i, d in enumerate(spec.shape)
+                    )
+                    if spec.dtype_name == "str":
+                        feeds[spec.name] = np.full(shape, "", dtype=object)
+                    else:
+                        feeds[spec.name] = np.zeros(shape, spec.dtype)
+                elif spec.kind == "sequence":
+                    feeds[spec.name] = []
+                elif not spec.kind.startswith("optional"):
+                    raise InvalidArgumentError(
+                        f"{m.label}: warm-up cannot make a value for input '{spec.name}'; add "
+                        "the model without warmup"
+                    )
+            for slot in range(m.replicas):
+                if m.slots[slot] is None:
+                    m.slots[slot] = {}
+                if m.batching:
+                    try:
+                        self._run_rows(m, slot, [(feeds, size)], size)
+                    except _CannotSplitError:
+                        raise InvalidArgumentError(
+                            f"{m.label}: warm-up: the outputs of a batch of {size} rows do not "
+                            "have that many rows; this model cannot batch, use max_batch_size=1"
+                        ) from None
+                else:
+                    given, ort_feeds = m.session.prepare(feeds)
+                    m.session.run_prepared(ort_feeds, given)
+                runs += 1
+        return runs
+
+    # -- statistics ------------------------------------------------------------------------
+    def _snapshot(self, m: _Model) -> dict[str, Any]:
+        return {
+            "queued": m.queued,
+            "running": m.running,
+            "submitted": m.submitted,
+            "completed": m.completed,
+            "failed": m.failed,
+            "rejected": m.rejected,
+            "timed_out": m.timed_out,
+            "cancelled": m.cancelled,
+            "closed": m.closed,
+            "batches": m.batches,
+            "rows": m.rows,
+            "retried_batches": m.retried_batches,
+            "warmup_runs": m.warmup_runs,
+            "batch_sizes": dict(sorted(m.batch_sizes.items())),
+            "queue_us": m.queue_us.copy(),
+            "compute_us": m.compute_us.copy(),
+            "total_us": m.total_us.copy(),
+        }
+
+    @staticmethod
+    def _summarise(snap: dict[str, Any]) -> dict[str, Any]:
+        for key in ("queue_us", "compute_us", "total_us"):
+            snap[key] = snap[key].summary()
+        return snap
+
+    def stats(self, name: str) -> dict[str, Any]:
+        m = self._model(name)
+        with self._lock:
+            snap = self._snapshot(m)
+        return self._summarise(snap)
+
+    def metrics_text(self, prefix: str) -> str:
+        with self._lock:
+            snaps = [(m.name, self._snapshot(m)) for m in self._models]
+        return metrics_text(prefix, [(n, self._summarise(s)) for n, s in snaps])
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _num(v: float) -> str:
+    return "NaN" if math.isnan(v) else f"{v:.3f}"
+
+
+def metrics_text(prefix: str, models: list[tuple[str, dict[str, Any]]]) -> str:
+    """The core's Scheduler::metrics_text (cpp/src/scheduler_stats.cpp), line for line."""
+    p = prefix
+    out: list[str] = []
+
+    def family(name: str, kind: str, help_text: str) -> None:
+        out.append(f"# HELP {p}{name} {help_text}\n# TYPE {p}{name} {kind}\n")
+
+    def sample(name: str, model: str, extra: str, value: str) -> None:
+        out.append(f'{p}{name}{{model="{_escape(model)}"{extra}}} {value}\n')
+
+    def counter(name: str, help_text: str, key: str) -> None:
+        family(name, "counter", help_text)
+        for model, s in models:
+            sample(name, model, "", str(s[key]))
+
+    counter("_inference_request_success", "Number of successful inference requests", "completed")
+    family(
+        "_inference_request_failure",
+        "counter",
+        "Number of failed inference requests, by reason: BACKEND (the run failed), REJECTED "
+        "(queue full or scheduler closed at submit), TIMEOUT, CANCELED, CLOSED (closed "
+        "without drain before they ran)",
+    )
+    reasons = (
+        ("BACKEND", "failed"),
+        ("REJECTED", "rejected"),
+        ("TIMEOUT", "timed_out"),
+        ("CANCELED", "cancelled"),
+        ("CLOSED", "closed"),
+    )
+    for model, s in models:
+        for reason, key in reasons:
+            sample("_inference_request_failure", model, f',reason="{reason}"', str(s[key]))
+    counter("_inference_count", "Number of inferences performed (rows, all batch sizes)", "rows")
+    counter("_inference_exec_count", "Number of model executions performed (batches)", "batches")
+    family(
+        "_inference_pending_request_count",
+        "gauge",
+        "Instantaneous number of pending requests awaiting execution",
+    )
+    for model, s in models:
+        sample("_inference_pending_request_count", model, "", str(s["queued"]))
+    family(
+        "_inference_running_request_count",
+        "gauge",
+        "Instantaneous number of requests in batches being executed",
+    )
+    for model, s in models:
+        sample("_inference_running_request_count", model, "", str(s["running"]))
+
+    def duration(name: str, help_text: str, key: str) -> None:
+        family(name, "counter", help_text)
+        for model, s in models:
+            sample(name, model, "", _num(s[key]["sum"]))
+
+    duration(
+        "_inference_request_duration_us",
+        "Cumulative inference request duration in microseconds (submit to outputs ready)",
+        "total_us",
+    )
+    duration(
+        "_inference_queue_duration_us",
+        "Cumulative inference queuing duration in microseconds",
+        "queue_us",
+    )
+    duration(
+        "_inference_compute_infer_duration_us",
+        "Cumulative compute inference duration in microseconds (batch assembly, run, split)",
+        "compute_us",
+    )
+
+    def summary(name: str, help_text: str, key: str) -> None:
+        family(name, "summary", help_text)
+        for model, s in models:
+            lat = s[key]
+            sample(name, model, ',quantile="0.5"', _num(lat["p50"]))
+            sample(name, model, ',quantile="0.9"', _num(lat["p90"]))
+            sample(name, model, ',quantile="0.99"', _num(lat["p99"]))
+            out.append(f'{p}{name}_sum{{model="{_escape(model)}"}} {_num(lat["sum"])}\n')
+            out.append(f'{p}{name}_count{{model="{_escape(model)}"}} {lat["count"]}\n')
+
+    summary(
+        "_inference_request_summary_us",
+        "Inference request duration in microseconds, quantiles over recent requests",
+        "total_us",
+    )
+    summary(
+        "_inference_queue_summary_us",
+        "Inference queuing duration in microseconds, quantiles over recent requests",
+        "queue_us",
+    )
+    summary(
+        "_inference_compute_infer_summary_us",
+        "Compute inference duration in microseconds, quantiles over recent requests",
+        "compute_us",
+    )
+    hist = "_inference_batch_size"
+    family(hist, "histogram", "Rows per model execution")
+    for model, s in models:
+        label = f'{{model="{_escape(model)}"'
+        sizes = sorted(s["batch_sizes"].items())
+        cumulative = 0
+        nxt = 0
+        le = 1
+        while le <= 1024:
+            while nxt < len(sizes) and sizes[nxt][0] <= le:
+                cumulative += sizes[nxt][1]
+                nxt += 1
+            out.append(f'{p}{hist}_bucket{label},le="{le}"}} {cumulative}\n')
+            le *= 2
+        out.append(f'{p}{hist}_bucket{label},le="+Inf"}} {s["batches"]}\n')
+        out.append(f"{p}{hist}_sum{label}}} {s['rows']}\n")
+        out.append(f"{p}{hist}_count{label}}} {s['batches']}\n")
+    return "".join(out)

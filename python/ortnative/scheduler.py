@@ -1,0 +1,429 @@
+"""ortnative.Scheduler: many models and many callers in one process, with per-model
+queues, replicas, dynamic batching, priorities, timeouts and backpressure."""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import re
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import numpy as np
+
+from . import _backend
+from ._options import normalize
+from .errors import InvalidArgumentError
+from .session import Feeds, ModelSource, _make_impl, _source
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+class LatencyStats(TypedDict):
+    """Latency in microseconds: percentiles over the most recent requests (up to 4096
+    per model; NaN before the first), and the all-time count and sum."""
+
+    p50: float
+    p90: float
+    p99: float
+    count: int
+    sum: float
+
+
+class ModelStats(TypedDict):
+    """One model's counters (see :meth:`Scheduler.stats`)."""
+
+    queued: int
+    running: int
+    submitted: int
+    completed: int
+    failed: int
+    rejected: int
+    timed_out: int
+    cancelled: int
+    closed: int
+    batches: int
+    rows: int
+    retried_batches: int
+    warmup_runs: int
+    batch_sizes: dict[int, int]
+    queue_us: LatencyStats
+    compute_us: LatencyStats
+    total_us: LatencyStats
+
+
+_INT32 = (-(2**31), 2**31 - 1)
+_METRIC_PREFIX = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_SESSION_OPTIONS = (
+    "providers",
+    "intra_op_threads",
+    "inter_op_threads",
+    "graph_optimization",
+    "execution_mode",
+    "config",
+)
+
+_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Scheduler threads call into Python to complete futures: they must be gone before
+    # the interpreter finalises. Queued requests end with SchedulerClosedError.
+    with _live_lock:
+        alive = list(_live)
+    for sched in alive:
+        sched.close(drain=False)
+
+
+def _resolve_async(items: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolves asyncio futures of one batch, in their event loop (the scheduler hands
+    each loop its batch's futures with one ``call_soon_threadsafe``)."""
+    for fut, result, exc in items:
+        if fut.done():  # its task was cancelled
+            continue
+        if exc is None:
+            fut.set_result(result)
+        elif isinstance(exc, concurrent.futures.CancelledError):
+            fut.cancel()
+        else:
+            fut.set_exception(exc)
+
+
+class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
+    """The future :meth:`Scheduler.submit` returns: ``cancel()`` takes a request that is
+    still queued out of its queue. (It refers to its scheduler weakly: futures kept
+    around don't keep a dropped scheduler's threads alive.)"""
+
+    _scheduler: weakref.ref[Any] | None = None
+    _request_id = 0
+
+    def cancel(self) -> bool:
+        impl = self._scheduler() if self._scheduler is not None else None
+        if impl is not None and impl.cancel(self._request_id):
+            return True  # the scheduler cancelled this future before returning
+        return self.cancelled()
+
+
+def _int(label: str, value: Any, low: int, high: int | None = None, what: str = "") -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bound = f"an int >= {low}" if high is None else f"an int from {low} to {high}"
+        raise InvalidArgumentError(f"{label} must be {bound}{what}, got {value!r}")
+    return value
+
+
+def _timeout_us(label: str, value: Any) -> int:
+    """Milliseconds (None = none) as whole microseconds (at least 1)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidArgumentError(
+            f"{label} must be a number of milliseconds > 0, or None, got {value!r}"
+        )
+    if value > 1e12:
+        raise InvalidArgumentError(f"{label} must be at most 1e12 ms, got {value!r}")
+    return max(1, round(value * 1000))
+
+
+class Scheduler:
+    """Runs requests for several models on a bounded set of threads, batching them.
+
+    ``Scheduler(*, threads=0, backend=None)``: ``threads`` worker threads, shared by every
+    model (0: one per CPU), plus one timer thread; adding models or replicas starts no
+    thread. ``backend``: ``"native"``, ``"python"`` or ``None`` for
+    :data:`ortnative.backend`.
+
+    Register models with :meth:`add_model`, send requests with :meth:`submit` (a
+    :class:`concurrent.futures.Future`) or ``await`` :meth:`infer`, read :meth:`stats`
+    and :meth:`metrics_text`, and :meth:`close` (or use it as a context manager, which
+    closes with ``drain=True``). Every method may be called from any thread.
+
+    Futures complete on a scheduler thread; their done-callbacks run there too, so keep
+    them short. ``Future.running()`` stays False: ``cancel()`` succeeds while the request
+    is queued and returns False once it has left the queue.
+    """
+
+    __slots__ = ("__weakref__", "_backend", "_impl")
+
+    def __init__(self, *, threads: int = 0, backend: str | None = None) -> None:
+        threads = _int("threads", threads, 0, 4096, " (0 = one per CPU)")
+        chosen = _backend.resolve(backend)
+        api = (
+            concurrent.futures.Future.set_result,
+            concurrent.futures.Future.set_exception,
+            concurrent.futures.Future.cancel,
+            _resolve_async,
+        )
+        if chosen == "native":
+            self._impl: Any = _backend.native_runtime().Scheduler(threads, *api)
+        else:
+            from ._fallback_scheduler import PythonScheduler
+
+            self._impl = PythonScheduler(threads, *api)
+        self._backend = chosen
+        with _live_lock:
+            _live.add(self)
+
+    # -- models --------------------------------------------------------------------
+    def add_model(
+        self,
+        name: str,
+        model: ModelSource,
+        *,
+        replicas: int = 1,
+        max_batch_size: int = 1,
+        max_queue_delay_us: int = 0,
+        max_queue_size: int = 1024,
+        timeout_ms: float | None = None,
+        preferred_batch_sizes: Sequence[int] | None = None,
+        warmup: bool = False,
+        **session_options: Any,
+    ) -> None:
+        """Loads MODEL (a path or the model's bytes) as NAME.
+
+        - ``replicas``: how many batches of this model may run at once. Replicas share
+          one session (ONNX Runtime runs a session from several threads at once), so
+          memory does not grow with them; at most ``threads`` run at once in all.
+        - ``max_batch_size``: rows per run. Above 1, requests whose inputs have the same
+          shape past dimension 0 are concatenated along dimension 0 (each may carry
+          several rows), run once, and each gets its rows of every output. This needs
+          every input and output to have a free first dimension (``InvalidArgumentError``
+          otherwise) and rows that don't influence each other. A request with more rows
+          than this runs alone.
+        - ``max_queue_delay_us``: how long a batch may wait for more requests. It only
+          waits while requests arrive concurrently; a lone caller's request runs at once.
+        - ``preferred_batch_sizes``: sizes that go at once when reached (largest first).
+        - ``max_queue_size``: requests waiting at most; beyond, :meth:`submit` raises
+          :class:`QueueFullError` at once.
+        - ``timeout_ms``: a request still queued this long after submit ends with
+          :class:`RequestTimeoutError` and never runs (None: no timeout).
+        - ``warmup``: run the model once per batch size (1, the preferred sizes,
+          ``max_batch_size``) on each replica, with zeros, before it takes traffic.
+        - ``**session_options``: as for :class:`Session` (``providers``,
+          ``intra_op_threads``, ...).
+
+        Errors about feeds name the model by NAME.
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"a model name must be a non-empty str, got {name!r}")
+        unknown = sorted(set(session_options) - set(_SESSION_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"add_model() got an unexpected keyword argument {unknown[0]!r} (session "
+                f"options: {', '.join(_SESSION_OPTIONS)})"
+            )
+        replicas = _int("replicas", replicas, 1, 4096)
+        max_batch_size = _int("max_batch_size", max_batch_size, 1, 1 << 20)
+        delay = _int("max_queue_delay_us", max_queue_delay_us, 0, 60_000_000)
+        max_queue_size = _int("max_queue_size", max_queue_size, 1, 1 << 30)
+        timeout_us = _timeout_us("timeout_ms", timeout_ms)
+        preferred: list[int] = []
+        if preferred_batch_sizes is not None:
+            if isinstance(preferred_batch_sizes, (str, bytes)) or not isinstance(
+                preferred_batch_sizes, Sequence
+            ):
+                raise InvalidArgumentError(
+                    f"preferred_batch_sizes must be a list of ints, got {preferred_batch_sizes!r}"
+                )
+            for size in preferred_batch_sizes:
+                preferred.append(
+                    _int("each preferred batch size", size, 1, max_batch_size, " (max_batch_size)")
+                )
+        if not isinstance(warmup, bool):
+            raise InvalidArgumentError(f"warmup must be True or False, got {warmup!r}")
+        opts = normalize(
+            session_options.get("providers"),
+            session_options.get("intra_op_threads", 0),
+            session_options.get("inter_op_threads", 0),
+            session_options.get("graph_optimization", "all"),
+            session_options.get("execution_mode", "sequential"),
+            session_options.get("config"),
+        )
+        if self._backend == "python" and opts.intra_op_threads == 0 and opts.inter_op_threads == 0:
+            # onnxruntime's Python API can't share pools between sessions (see README,
+            # Backends): the fallback's models run on the scheduler's threads alone, so
+            # that threads don't grow with models.
+            opts = opts._replace(intra_op_threads=1, inter_op_threads=1)
+        source, _label = _source(model)
+        session = _make_impl(self._backend, source, opts, name)
+        self._impl.add_model(
+            name,
+            session,
+            replicas,
+            max_batch_size,
+            delay,
+            max_queue_size,
+            timeout_us,
+            preferred,
+            warmup,
+        )
+
+    @property
+    def models(self) -> list[str]:
+        """Names of the models added, in order."""
+        return list(self._impl.models())
+
+    # -- requests ------------------------------------------------------------------
+    def submit(
+        self,
+        name: str,
+        feeds: Feeds,
+        *,
+        priority: int = 0,
+        timeout_ms: float | None = None,
+    ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
+        """Queues a request for model NAME; returns a Future of ``{output name: array}``.
+
+        FEEDS are what :meth:`Session.run` takes, checked the same way at once (the same
+        errors, raised here). Lower ``priority`` runs first; FIFO within a priority.
+        ``timeout_ms`` replaces the model's timeout for this request.
+
+        Raises :class:`QueueFullError` at once when the model's queue is full,
+        :class:`SchedulerClosedError` after :meth:`close`, :class:`InvalidArgumentError`
+        for an unknown model. The future then ends exactly once: with the outputs, the
+        run's error, :class:`RequestTimeoutError`, cancellation (``future.cancel()``
+        while queued) or :class:`SchedulerClosedError` (``close(drain=False)``).
+
+        Don't modify the feed arrays until the future is done: they are read in place.
+        """
+        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
+            _int("priority", priority, *_INT32)
+        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        fut = _Future()
+        fut._request_id = self._impl.submit(name, feeds, fut, priority, timeout_us)
+        fut._scheduler = weakref.ref(self._impl)
+        return fut
+
+    def run(
+        self,
+        name: str,
+        feeds: Feeds,
+        *,
+        priority: int = 0,
+        timeout_ms: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Submits a request and waits for it: ``submit(...).result()``, cheaper.
+
+        For callers that each wait on their own thread (as they would call
+        :meth:`Session.run`): no Future is made, and the GIL is released while waiting,
+        so the scheduler's threads never need it for this request. Raises what
+        :meth:`submit` raises, then what the future would.
+        """
+        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
+            _int("priority", priority, *_INT32)
+        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        result: dict[str, np.ndarray] = self._impl.run(name, feeds, priority, timeout_us)
+        return result
+
+    async def infer(
+        self,
+        name: str,
+        feeds: Feeds,
+        *,
+        priority: int = 0,
+        timeout_ms: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``await scheduler.infer(name, feeds)``: :meth:`submit` for asyncio.
+
+        No thread waits for the result: the scheduler's thread that completes a batch
+        hands the batch's results to each event loop at once (one
+        ``call_soon_threadsafe`` per loop and batch). Cancelling the awaiting task
+        cancels the request if it is still queued.
+        """
+        import asyncio
+
+        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
+            _int("priority", priority, *_INT32)
+        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        request_id = self._impl.submit(name, feeds, fut, priority, timeout_us, loop)
+        try:
+            result: dict[str, np.ndarray] = await fut
+        except asyncio.CancelledError:
+            self._impl.cancel(request_id)  # still queued: it never runs
+            raise
+        return result
+
+    # -- observing -----------------------------------------------------------------
+    def stats(self, name: str) -> ModelStats:
+        """A snapshot of model NAME's counters: ``queued``, ``running`` (requests now),
+        ``submitted``, ``completed``, ``failed``, ``timed_out``, ``cancelled``, ``closed``
+        (ended by ``close(drain=False)``), ``rejected`` (refused by submit: queue full or
+        closed), ``batches`` and ``rows`` (runs and the rows they processed),
+        ``retried_batches`` (batches that failed and whose requests ran again alone),
+        ``warmup_runs``, ``batch_sizes`` ({rows: runs}), and latencies in microseconds
+        (``queue_us``: submit to run start; ``compute_us``: the batch's run;
+        ``total_us``: submit to outputs ready), each with ``p50``, ``p90``, ``p99``,
+        ``count`` and ``sum``.
+
+        Every submitted request is in exactly one of queued, running, completed, failed,
+        timed_out, cancelled, closed.
+        """
+        stats: ModelStats = self._impl.stats(name)
+        return stats
+
+    def metrics_text(self, prefix: str = "ortnative") -> str:
+        """Every model's counters in the Prometheus text format, with Triton's metric
+        names under PREFIX (``prefix="nv"`` gives Triton's own names), ready to serve on
+        a ``/metrics`` endpoint. See README, "Scheduling many models"."""
+        if not isinstance(prefix, str) or not _METRIC_PREFIX.fullmatch(prefix):
+            raise InvalidArgumentError(
+                "prefix must start a Prometheus metric name (a letter or _, then letters, "
+                f"digits or _), got {prefix!r}"
+            )
+        return str(self._impl.metrics_text(prefix))
+
+    # -- lifetime ------------------------------------------------------------------
+    def close(self, drain: bool = True) -> None:
+        """Stops taking requests (submit then raises :class:`SchedulerClosedError`). With
+        ``drain``, queued requests still run; without, they end with
+        :class:`SchedulerClosedError`. Waits for running batches, then stops the threads.
+        Idempotent."""
+        self._impl.close(bool(drain))
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._impl.closed)
+
+    @property
+    def threads(self) -> int:
+        """Worker threads (the timer thread not counted)."""
+        return int(self._impl.threads)
+
+    @property
+    def backend(self) -> str:
+        """``"native"`` or ``"python"``."""
+        return self._backend
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(drain=True)
+
+    def __del__(self) -> None:
+        # Dropped without close(): as the C++ destructor does, queued requests end with
+        # SchedulerClosedError, running ones finish, the threads stop.
+        impl = getattr(self, "_impl", None)
+        if impl is not None:
+            impl.close(False)
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return (
+            f"<ortnative.Scheduler backend={self._backend}{state} threads={self.threads} "
+            f"models={self.models}>"
+        )
+
+
+__all__ = ["LatencyStats", "ModelStats", "Scheduler"]
