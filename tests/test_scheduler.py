@@ -191,7 +191,7 @@ def test_run_alone_or_queued_behind_others(backend, mlp):
                 callers = [pool.submit(sched.run, "mlp", f) for f in feeds[1:]]
                 while sched.stats("mlp")["queued"] < 4:
                     threading.Event().wait(0.001)
-            for f, fut in zip(feeds, [first, *callers]):
+            for f, fut in zip(feeds, [first, *callers], strict=False):
                 np.testing.assert_allclose(fut.result(60)["y"], direct.run(f)["y"], rtol=1e-5)
         assert sched.stats("mlp")["batch_sizes"] == {1: 1, 2: 1, 4: 1}
         with pytest.raises(ortn.InvalidArgumentError, match="unknown model 'nope'"):
@@ -456,7 +456,7 @@ def test_failing_request_fails_alone_in_its_batch(backend):
             futs = [sched.submit("gather", {"idx": g}) for g in good[:3]]
             f_bad = sched.submit("gather", {"idx": bad})
             futs += [sched.submit("gather", {"idx": g}) for g in good[3:]]
-        for g, f in zip(good, futs):
+        for g, f in zip(good, futs, strict=False):
             np.testing.assert_array_equal(f.result(60)["y"], g.astype(F32))
         with pytest.raises(ortn.Error) as want:
             direct.run({"idx": bad})
@@ -607,7 +607,7 @@ def test_asyncio_1000_concurrent_infers_on_one_loop(backend, mlp):
         before = tasks()
         results, _seen, during = asyncio.run(main(sched))
         assert during <= before + 1  # no thread per waiting request (+1: asyncio's own)
-        for v, r in zip(xs, results):
+        for v, r in zip(xs, results, strict=False):
             np.testing.assert_allclose(r["y"], direct.run({"x": v})["y"], rtol=1e-5, atol=1e-6)
         assert sched.stats("mlp")["completed"] == 1000
 
@@ -646,7 +646,7 @@ def test_results_and_feeds_lifetimes(backend, mlp):
     sched.close()
     del sched, futs
     gc.collect()
-    for got, w in zip(results, want):
+    for got, w in zip(results, want, strict=False):
         np.testing.assert_allclose(got, w, rtol=1e-5)  # batch slices outlive the scheduler
     if live:
         assert live() == base + 4  # each result shares its batch's buffer

@@ -64,8 +64,9 @@ def churn(stop: threading.Event, backend: str, c: Counters, rng: random.Random) 
     while not stop.is_set():
         if rng.random() < 0.1:
             try:
-                ortn.Session(mlp[: rng.randrange(10, len(mlp))], backend=backend,
-                             intra_op_threads=1)
+                ortn.Session(
+                    mlp[: rng.randrange(10, len(mlp))], backend=backend, intra_op_threads=1
+                )
             except ortn.ModelLoadError:
                 c.add("churn_load_errors")
             continue
@@ -111,13 +112,15 @@ def runner(
 
 
 def preprocess(stop: threading.Event, backend: str, c: Counters, rng: random.Random) -> None:
-    pre = ortn.ImagePreprocessor(size=(64, 64), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25),
-                                 backend=backend)
+    pre = ortn.ImagePreprocessor(
+        size=(64, 64), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), backend=backend
+    )
     box = ortn.ImagePreprocessor(size=(96, 96), fit="letterbox", backend=backend)
     session = ortn.Session(models.small_cnn(classes=10, size=64), backend=backend)
     pipe = ortn.Pipeline(pre, session)
-    frames = [np.full((rng.randrange(40, 300), rng.randrange(40, 300), 3), i, np.uint8)
-              for i in range(8)]
+    frames = [
+        np.full((rng.randrange(40, 300), rng.randrange(40, 300), 3), i, np.uint8) for i in range(8)
+    ]
     out = pre.empty(4)
     while not stop.is_set():
         pick = rng.random()
@@ -127,7 +130,7 @@ def preprocess(stop: threading.Event, backend: str, c: Counters, rng: random.Ran
         elif pick < 0.6:
             assert pre([frames[i] for i in range(4)], out=out) is out
         elif pick < 0.8:
-            assert box(frame[rng.randrange(10):, rng.randrange(10):]).shape == (1, 3, 96, 96)
+            assert box(frame[rng.randrange(10) :, rng.randrange(10) :]).shape == (1, 3, 96, 96)
         else:
             assert pipe(frame)[session.outputs[0].name].shape == (1, 10)
         c.add("preprocessed")

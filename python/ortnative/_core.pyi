@@ -100,6 +100,7 @@ def _set_preprocess_simd(enabled: bool) -> bool:
     """Test hook: False forces the portable kernels; returns the old value."""
 
 def _preprocess_simd_active() -> bool: ...
+
 class Scheduler:
     """The native scheduler (ortnative.Scheduler wraps it). Futures are completed by
     calling the given unbound Future methods from the scheduler's threads."""

@@ -18,7 +18,8 @@ import math
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -690,7 +691,7 @@ class PythonScheduler:
             outs = self._run_rows(m, slot, [(p.feeds, p.rows) for p in taken], rows)
         except Exception:  # noqa: BLE001 - each request then runs alone, for its own error
             return [self._run_alone(m, p) for p in taken], True
-        return [(p, out, None) for p, out in zip(taken, outs)], False
+        return [(p, out, None) for p, out in zip(taken, outs, strict=False)], False
 
     @staticmethod
     def _run_alone(m: _Model, p: _Pending) -> _Ending:

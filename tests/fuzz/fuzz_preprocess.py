@@ -86,7 +86,10 @@ def test_one_input(data: bytes) -> None:
         "align": _pick(fdp, ALIGN),
         "threads": fdp.ConsumeIntInRange(-1, 3),
     }
-    made = {b: outcome(lambda b=b: ortn.ImagePreprocessor(**kw, backend=b)) for b in ("native", "python")}
+    made = {
+        b: outcome(lambda b=b: ortn.ImagePreprocessor(**kw, backend=b))
+        for b in ("native", "python")
+    }
     if "error" in (made["native"][0], made["python"][0]):
         compare(made["native"], made["python"], "construct")
         return
@@ -110,8 +113,9 @@ def test_one_input(data: bytes) -> None:
 
 def _seeds() -> dict[str, bytes]:
     rng = np.random.default_rng(0)
-    return {f"bytes-{i}": rng.integers(0, 256, 64 + 32 * i, dtype=np.uint8).tobytes()
-            for i in range(16)}
+    return {
+        f"bytes-{i}": rng.integers(0, 256, 64 + 32 * i, dtype=np.uint8).tobytes() for i in range(16)
+    }
 
 
 if __name__ == "__main__":
