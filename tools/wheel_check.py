@@ -28,6 +28,11 @@ import tempfile
 import time
 import zipfile
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -130,7 +135,10 @@ def main() -> int:
             "(fresh interpreter, median of 5, minus an empty interpreter's start)"
         )
         # 5. the smoke tests, from outside the source tree
-        sh(vpy, "-m", "pip", "install", "--quiet", "pytest", "onnx", "psutil", "ml_dtypes")
+        # the `test` extra's requirements, read from pyproject.toml so the two can't drift
+        with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+            test_reqs = tomllib.load(f)["project"]["optional-dependencies"]["test"]
+        sh(vpy, "-m", "pip", "install", "--quiet", *test_reqs)
         tests = os.path.join(outside, "tests")
         shutil.copytree(os.path.join(ROOT, "tests"), tests)
         shutil.copy(os.path.join(ROOT, "pyproject.toml"), outside)  # pytest settings
