@@ -387,8 +387,15 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
       DType dt = dtype_of(PyArray_DESCR(arr), info.dtype);
       if (dt == DType::kUndefined) s_->fail_output_dtype(idx, numpy_dtype_name(PyArray_DESCR(arr)));
       if (!PyArray_IS_C_CONTIGUOUS(arr) || !PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr)) {
+        std::string lacks;
+        for (auto [ok, what] : {std::pair{PyArray_IS_C_CONTIGUOUS(arr) != 0, "C-contiguous"},
+                                std::pair{PyArray_ISALIGNED(arr) != 0, "aligned"},
+                                std::pair{PyArray_ISWRITEABLE(arr) != 0, "writeable"}}) {
+          if (!ok) lacks += std::string(lacks.empty() ? "" : " or ") + what;
+        }
         s_->fail(ErrorCode::kInvalidInput, "out array for output '" + info.name +
-                                              "' must be C-contiguous, aligned and writeable");
+                                              "' must be C-contiguous, aligned and writeable; "
+                                              "this one is not " + lacks);
       }
       TensorView& tv = buffers[k].view;
       tv.dtype = dt;

@@ -680,9 +680,19 @@ class PythonSession:
                 )
             flags = arr.flags
             if not (flags.c_contiguous and flags.writeable and flags.aligned):
+                lacks = " or ".join(
+                    what
+                    for ok, what in (
+                        (flags.c_contiguous, "C-contiguous"),
+                        (flags.aligned, "aligned"),
+                        (flags.writeable, "writeable"),
+                    )
+                    if not ok
+                )
                 raise self._fail(
                     InvalidInputError,
-                    f"out array for output '{name}' must be C-contiguous, aligned and writeable",
+                    f"out array for output '{name}' must be C-contiguous, aligned and writeable; "
+                    f"this one is not {lacks}",
                 )
             targets[name] = arr
         return targets

@@ -281,17 +281,35 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_from(low: int) -> Callable[[str], int]:
+    """An argparse type: an int >= LOW, or a usage error that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an int >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ortnative", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="end-to-end demo and latency table on a built-in model")
-    demo.add_argument("--runs", type=int, default=200, help="timed runs per variant (default 200)")
-    demo.add_argument("--warmup", type=int, default=20, help="warm-up runs (default 20)")
+    demo.add_argument(
+        "--runs", type=_int_from(1), default=200, help="timed runs per variant (default 200)"
+    )
+    demo.add_argument("--warmup", type=_int_from(0), default=20, help="warm-up runs (default 20)")
     demo.add_argument(
         "--threads",
-        type=int,
+        type=_int_from(0),
         default=1,
-        help="intra-op threads for both runtimes (default 1; 0 = ORT's default)",
+        help="intra-op threads for both runtimes (default 1; 0 = ortnative's shared pools "
+        "and onnxruntime's default)",
     )
     demo.add_argument("--backend", choices=["native", "python"], default=None)
     demo.set_defaults(fn=cmd_demo)
@@ -306,9 +324,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "runs", 1) < 1 or getattr(args, "warmup", 0) < 0:
-        print("ortnative: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
-        return 2
     try:
         return int(args.fn(args))
     except Error as exc:

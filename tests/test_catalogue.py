@@ -1,0 +1,41 @@
+"""docs/bad-inputs.md is generated from the tests' CASES (tools/catalogue.py): it must
+match them, and the catalogue must keep its promised size."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import test_cli_errors
+import test_errors
+import test_preprocess_errors
+import test_scheduler_errors
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import catalogue
+
+
+def test_docs_match_the_tests():
+    with open(catalogue.DOC, encoding="utf-8") as f:
+        assert f.read() == catalogue.render(), "run: python tools/catalogue.py"
+
+
+def test_catalogue_covers_every_part_of_the_api():
+    sizes = {
+        "session": len(test_errors.CASES),
+        "preprocess": len(test_preprocess_errors.CASES),
+        "scheduler": len(test_scheduler_errors.CASES),
+        "cli": len(test_cli_errors.CASES),
+    }
+    assert sum(sizes.values()) >= 40, sizes
+    assert min(sizes.values()) >= 5, sizes
+    for mod in (test_errors, test_preprocess_errors, test_scheduler_errors, test_cli_errors):
+        ids = [c.id for c in mod.CASES]
+        assert len(set(ids)) == len(ids), f"{mod.__name__}: case ids must be unique"
+
+
+def test_readable_messages():
+    assert catalogue.readable(r"^a \(b\) c\.$") == "a (b) c."
+    assert catalogue.readable(r"x .* y") == "…x … y…"
+    assert catalogue.readable(r"^got \d+$") == "got <n>"
