@@ -251,6 +251,10 @@ def test_cancel_queued_request(backend, mlp):
             assert b.cancel() is True  # still cancelled
             with pytest.raises(concurrent.futures.CancelledError):
                 b.result()
+            # Notified as an executor's cancelled future is: wait() and as_completed()
+            # return it (they waited forever on a Future.cancel()-only future).
+            assert concurrent.futures.wait([b], timeout=5).done == {b}
+            assert list(concurrent.futures.as_completed([b], timeout=5)) == [b]
         assert a.result(60)["y"].shape == (1, 10)
         assert c.result(60)["y"].shape == (1, 10)
         assert a.cancel() is False

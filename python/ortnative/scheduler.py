@@ -94,6 +94,15 @@ def _resolve_async(items: list[tuple[Any, Any, BaseException | None]]) -> None:
             fut.set_exception(exc)
 
 
+def _cancel_future(fut: concurrent.futures.Future[Any]) -> None:
+    """Cancels a queued request's future the way an executor does: ``Future.cancel``,
+    then ``set_running_or_notify_cancel``. (``cancel`` alone leaves the future CANCELLED
+    but not notified: ``concurrent.futures.wait`` and ``as_completed`` would wait for it
+    forever.)"""
+    if not fut.cancelled() and concurrent.futures.Future.cancel(fut):
+        fut.set_running_or_notify_cancel()
+
+
 class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     """The future :meth:`Scheduler.submit` returns: ``cancel()`` takes a request that is
     still queued out of its queue. (It refers to its scheduler weakly: futures kept
@@ -160,7 +169,7 @@ class Scheduler:
         api = (
             concurrent.futures.Future.set_result,
             concurrent.futures.Future.set_exception,
-            concurrent.futures.Future.cancel,
+            _cancel_future,
             _resolve_async,
         )
         if chosen == "native":
