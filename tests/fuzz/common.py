@@ -85,11 +85,13 @@ def write_seeds(corpus: str, seeds: dict[str, bytes]) -> None:
 
 def main(test_one_input: Callable[[bytes], None], seeds: dict[str, bytes]) -> None:
     """Entry point of a target: `python fuzz_x.py [CORPUS_DIR] [libFuzzer flags]`.
-    Seeds are written into the corpus directory first (made on the fly, not stored)."""
+    Seeds are written into the corpus directory first (made on the fly, not stored),
+    except when merging (-merge=1), which only keeps what the other directories add."""
     import atheris
 
     corpus = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if corpus and not os.path.isfile(corpus):  # a file: reproducing one input
+    merging = any(a.startswith("-merge=") for a in sys.argv[1:])
+    if corpus and not os.path.isfile(corpus) and not merging:  # a file: reproducing one
         write_seeds(corpus, seeds)
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()

@@ -2,12 +2,17 @@
 
   python tests/fuzz/run.py [--seconds N] [--targets NAME ...] [--keep DIR]
 
-Each target (tests/fuzz/fuzz_*.py) starts from its seed corpus, made on the fly by
-the target itself (valid models from onnx.helper, structured byte strings) in a fresh
-corpus directory, and runs under libFuzzer (atheris) with a per-input timeout (a hang
+Each target (tests/fuzz/fuzz_*.py) starts from its seeds, made on the fly by the
+target itself (valid models from onnx.helper, structured byte strings) in a fresh
+corpus directory, plus the committed corpus tests/fuzz/corpus/NAME (inputs the long
+runs found that reach new code, minimized with libFuzzer's -merge=1), and runs under libFuzzer (atheris) with a per-input timeout (a hang
 is a finding) and a memory limit. Exit status 1 if any target reports a finding; the
 offending input is kept in the working directory as crash-*/timeout-*/oom-*.
-CI runs each target for a few seconds; the hardening runs used 600.
+CI runs each target for a few seconds; the hardening runs used 600. To fold a long
+run's finds into the committed corpus:
+
+  python tests/fuzz/run.py --seconds 600 --targets NAME --keep /tmp/fz
+  python tests/fuzz/fuzz_NAME.py -merge=1 tests/fuzz/corpus/NAME /tmp/fz/NAME
 """
 
 from __future__ import annotations
@@ -40,12 +45,14 @@ def main() -> int:
         name = os.path.basename(path)[5:-3]
         corpus = os.path.join(work, name)
         os.makedirs(corpus, exist_ok=True)
+        committed = os.path.join(HERE, "corpus", name)  # read, never written by a run
         t0 = time.monotonic()
         proc = subprocess.run(
             [
                 sys.executable,
                 path,
                 corpus,
+                *([committed] if os.path.isdir(committed) else []),
                 f"-max_total_time={args.seconds}",
                 "-timeout=30",
                 "-rss_limit_mb=4096",
