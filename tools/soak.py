@@ -8,8 +8,11 @@ Workers, all at once, for the whole run:
   that fails to load, now and then);
 - runners: threads running shared sessions with varying batch sizes, out= arrays,
   string models, and bad feeds that must raise;
-- more workers join as features land (preprocessing, scheduler traffic with timeouts
-  and cancellations): see WORKERS.
+- preprocess: image preprocessing and a preprocessing pipeline;
+- scheduler: batched scheduler traffic with bad neighbours, timeouts, cancellations and
+  queue-full refusals, the scheduler closed (with or without drain) and made anew
+  every few hundred requests;
+- more workers join as features land: see WORKERS.
 
 Resident memory (RSS), thread count and open file descriptors are sampled every
 second. The baseline is the median of the samples in the last 10% of the warm-up; the
@@ -136,11 +139,78 @@ def preprocess(stop: threading.Event, backend: str, c: Counters, rng: random.Ran
         c.add("preprocessed")
 
 
+def scheduler(stop: threading.Event, backend: str, c: Counters, rng: random.Random) -> None:
+    """Scheduler traffic: batched requests to an MLP and a Gather, some with indices out
+    of range (their batch fails and is retried request by request), short timeouts,
+    cancellations, priorities and queue-full refusals; every 200-2000 requests the
+    scheduler is closed, with or without drain, and a new one made. Every request must
+    end exactly once, as it should: a good one never fails."""
+    import concurrent.futures
+
+    mlp, gather = models.mlp((64, 64, 10)), models.gather(10)
+    xs = [np.full((1 + k % 3, 64), k / 8, np.float32) for k in range(8)]
+    good_idx = [np.array([k - 5, k][: 1 + k % 2], np.int64) for k in range(8)]
+    bad_idx = np.array([3, 10], np.int64)
+    while not stop.is_set():
+        sched = ortn.Scheduler(threads=2, backend=backend)
+        sched.add_model(
+            "mlp", mlp, max_batch_size=8, max_queue_delay_us=500, max_queue_size=32, timeout_ms=50
+        )
+        sched.add_model(
+            "gather", gather, max_batch_size=8, max_queue_delay_us=200, max_queue_size=32
+        )
+        sent: list[tuple[str, concurrent.futures.Future[Any], bool]] = []
+        for _ in range(rng.randrange(200, 2000)):
+            if stop.is_set():
+                break
+            pick = rng.random()
+            if pick < 0.5:
+                kind, model, feeds = "good", "mlp", {"x": xs[rng.randrange(8)]}
+            elif pick < 0.95:
+                kind, model, feeds = "good", "gather", {"idx": good_idx[rng.randrange(8)]}
+            else:
+                kind, model, feeds = "bad", "gather", {"idx": bad_idx}
+            timeout = 0.05 if rng.random() < 0.05 else None
+            try:
+                fut = sched.submit(model, feeds, priority=rng.randrange(2), timeout_ms=timeout)
+            except ortn.QueueFullError:
+                c.add("sched_queue_full")
+                time.sleep(0.0005)
+                continue
+            cancel = rng.random() < 0.03
+            if cancel:
+                fut.cancel()
+            sent.append((kind, fut, cancel))
+        drain = rng.random() < 0.5
+        sched.close(drain=drain)
+        done, _ = concurrent.futures.wait([f for _, f, _ in sent], timeout=60)
+        assert len(done) == len(sent), "scheduler requests not done after close"
+        for kind, fut, cancel in sent:
+            if fut.cancelled():
+                assert cancel, "cancelled without cancel()"
+                c.add("sched_cancelled")
+                continue
+            exc = fut.exception(0)
+            if exc is None:
+                assert kind == "good", "a bad request succeeded"
+                c.add("sched_ok")
+            elif isinstance(exc, ortn.RequestTimeoutError):
+                c.add("sched_timed_out")
+            elif isinstance(exc, ortn.SchedulerClosedError):
+                assert not drain, "closed by a close with drain"
+                c.add("sched_closed")
+            else:
+                assert kind == "bad", f"a good request failed: {exc!r}"
+                c.add("sched_failed_bad_input")
+        c.add("sched_schedulers")
+
+
 #: name -> (how many threads, the worker). Later features add theirs here.
 WORKERS: dict[str, tuple[int, Callable[..., None]]] = {
     "churn": (1, churn),
     "runner": (4, runner),
     "preprocess": (2, preprocess),
+    "scheduler": (1, scheduler),
 }
 
 

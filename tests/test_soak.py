@@ -1,0 +1,50 @@
+"""tools/soak.py's scheduler worker, for a few seconds on each backend: its traffic
+(bad neighbours, timeouts, cancellations, queue-full refusals, close and recreate)
+runs and every request ends as it should. (The soak itself, with its memory, thread
+and file-descriptor checks, is tools/soak.py.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import sys
+import threading
+from types import ModuleType
+
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+
+
+def _soak() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("soak", os.path.join(TOOLS, "soak.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["soak"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_soak_scheduler_worker(backend):
+    soak = _soak()
+    assert "scheduler" in soak.WORKERS  # in the default mix
+    stop, counters, errors = threading.Event(), soak.Counters(), []
+
+    def body() -> None:
+        try:
+            soak.scheduler(stop, backend, counters, random.Random(3))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    t = threading.Thread(target=body)
+    t.start()
+    threading.Event().wait(4)
+    stop.set()
+    t.join(120)
+    assert not t.is_alive()
+    assert not errors, errors
+    work = counters.counts
+    assert work.get("sched_schedulers", 0) >= 2, work
+    assert work.get("sched_ok", 0) > 100, work
+    assert work.get("sched_failed_bad_input", 0) > 0, work
+    assert work.get("sched_cancelled", 0) > 0, work
