@@ -55,7 +55,9 @@ def held(sched: ortn.Scheduler, name: str, feeds: Any) -> Iterator[concurrent.fu
         go.wait(120)
 
     fut.add_done_callback(hold)
-    sched._impl.submit(name, feeds, fut, 0, 0)
+    # Its own timeout (an hour) replaces the model's: on a loaded machine the worker may
+    # take it later than a short model timeout, and a held request must run.
+    sched._impl.submit(name, feeds, fut, 0, 3_600_000_000)
     assert entered.wait(120), "the held request did not complete"
     try:
         yield fut
