@@ -5,8 +5,9 @@
 Each target (tests/fuzz/fuzz_*.py) starts from its seeds, made on the fly by the
 target itself (valid models from onnx.helper, structured byte strings) in a fresh
 corpus directory, plus the committed corpus tests/fuzz/corpus/NAME (inputs the long
-runs found that reach new code, minimized with libFuzzer's -merge=1), and runs under libFuzzer (atheris) with a per-input timeout (a hang
-is a finding) and a memory limit. Exit status 1 if any target reports a finding; the
+runs found that reach new code, minimized with libFuzzer's -merge=1), and runs under
+libFuzzer (atheris: pip install atheris) with a per-input timeout (a hang is a
+finding) and a memory limit. Exit status 1 if any target reports a finding; the
 offending input is kept in the working directory as crash-*/timeout-*/oom-*.
 CI runs each target for a few seconds; the hardening runs used 600. To fold a long
 run's finds into the committed corpus:
@@ -35,6 +36,11 @@ def main() -> int:
     p.add_argument("--targets", nargs="*", help="names like feeds, model (default: all)")
     p.add_argument("--keep", help="keep the corpora in this directory")
     args = p.parse_args()
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        print("the fuzz targets need atheris: python -m pip install atheris", file=sys.stderr)
+        return 2
     targets = sorted(glob.glob(os.path.join(HERE, "fuzz_*.py")))
     if args.targets:
         targets = [t for t in targets if os.path.basename(t)[5:-3] in args.targets]
