@@ -117,15 +117,22 @@ class Stress:
                 self.error("stats don't add up", f"epoch {ep.index} {name}: {st}")
 
     def _rotate(self, i: int) -> None:
-        with self.rotate_lock:
+        if not self.rotate_lock.acquire(blocking=False):
+            return  # another client is rotating: go on with the current scheduler
+        try:
             if i < self.rotate_at:
                 return  # another client rotated
-            self.rotate_at = i + self._next_size()
             old = self.current
-            self.current = self._new_epoch()
+            new = self._new_epoch()
             old.no_drain = self.rng.random() < 0.5
-        self._check_stats(old)
-        old.sched.close(drain=not old.no_drain)
+            self._check_stats(old)
+            # Closed before it is replaced: meanwhile the other clients still submit to
+            # it, and are refused (SchedulerClosedError).
+            old.sched.close(drain=not old.no_drain)
+            self.current = new
+            self.rotate_at = i + self._next_size()
+        finally:
+            self.rotate_lock.release()
 
     # -- outcomes ------------------------------------------------------------------
     def error(self, what: str, example: str) -> None:
@@ -212,10 +219,11 @@ class Stress:
                     )
                 except ortn.QueueFullError:
                     counts[(kind, "queue_full")] = counts.get((kind, "queue_full"), 0) + 1
-                    time.sleep(0.0002)  # "try again later"
+                    time.sleep(0.002)  # "try again later"
                     continue
                 except ortn.SchedulerClosedError:
                     counts[(kind, "refused_closed")] = counts.get((kind, "refused_closed"), 0) + 1
+                    time.sleep(0.001)  # until the new scheduler is in place
                     continue
                 counts[(kind, "accepted")] = counts.get((kind, "accepted"), 0) + 1
                 fut.add_done_callback(
