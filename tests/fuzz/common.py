@@ -9,6 +9,7 @@ agree (same result, or same exception type and message). A violation raises
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -90,8 +91,11 @@ def main(test_one_input: Callable[[bytes], None], seeds: dict[str, bytes]) -> No
     import atheris
 
     corpus = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    merging = any(a.startswith("-merge=") for a in sys.argv[1:])
+    merging = any(a.startswith(("-merge=", "-merge_inner=")) for a in sys.argv[1:])
     if corpus and not os.path.isfile(corpus) and not merging:  # a file: reproducing one
         write_seeds(corpus, seeds)
-    atheris.Setup(sys.argv, test_one_input)
+    # libFuzzer starts its child processes (-merge=1, -fork, -jobs) through the shell
+    # with argv[0] as the command: make that "python target.py", not the bare script.
+    argv = [shlex.join([sys.executable, os.path.abspath(sys.argv[0])]), *sys.argv[1:]]
+    atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
