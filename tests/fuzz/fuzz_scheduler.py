@@ -149,8 +149,15 @@ class Program:
         with self.calls_lock:
             self.calls[id(fut)] = self.calls.get(id(fut), 0) + 1
 
-    def refused(self, name: str, exc: BaseException) -> None:
-        """Checks an error raised by submit/run before the request was queued."""
+    def unfinished(self, name: str) -> int:
+        """Requests of NAME whose futures are not done: at least its queue's length (a
+        request leaves its queue before its future completes)."""
+        return sum(1 for r in self.futures if r[0] == name and not r[2].done())
+
+    def refused(self, name: str, exc: BaseException, unfinished: int) -> None:
+        """Checks an error raised by submit/run before the request was queued;
+        UNFINISHED: unfinished() just before the call (futures only ever become done,
+        so counting after the refusal could miss a request that left the queue since)."""
         if isinstance(exc, ortn.SchedulerClosedError):
             if not self.closed:
                 raise Finding(f"SchedulerClosedError before close: {exc}")
@@ -158,10 +165,9 @@ class Program:
         elif isinstance(exc, ortn.QueueFullError):
             if name not in self.models:
                 raise Finding(f"QueueFullError for an unknown model: {exc}")
-            pending = sum(1 for r in self.futures if r[0] == name and not r[2].done())
-            if pending < self.models[name]["queue"]:
+            if unfinished < self.models[name]["queue"]:
                 raise Finding(
-                    f"QueueFullError with {pending} unfinished requests, queue of "
+                    f"QueueFullError with {unfinished} unfinished requests, queue of "
                     f"{self.models[name]['queue']}: {exc}"
                 )
             self.count(name, "rejected")
@@ -260,10 +266,11 @@ class Program:
         name, feeds = self._target()
         priority = _draw(fdp, PRIORITIES)
         timeout = _draw(fdp, TIMEOUTS)
+        unfinished = self.unfinished(name)
         try:
             fut = self.sched.submit(name, feeds, priority=priority, timeout_ms=timeout)
         except Exception as exc:  # noqa: BLE001 - checked
-            self.refused(name, exc)
+            self.refused(name, exc, unfinished)
             return
         if not isinstance(fut, concurrent.futures.Future):
             raise Finding(f"submit returned {fut!r}")
@@ -277,12 +284,13 @@ class Program:
         name, feeds = self._target()
         timeout = _pick(fdp, [None, None, 0.05, 5.0, 0])
         before = self.sched.stats(name)["submitted"] if name in self.models else 0
+        unfinished = self.unfinished(name)
         try:
             got = self.sched.run(name, feeds, timeout_ms=timeout)
         except Exception as exc:  # noqa: BLE001 - checked
             after = self.sched.stats(name)["submitted"] if name in self.models else 0
             if after == before:
-                self.refused(name, exc)
+                self.refused(name, exc, unfinished)
                 return
             self.count(name, "submitted")
             timed = timeout is not None or self.models[name]["timeout"]
