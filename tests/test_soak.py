@@ -38,7 +38,7 @@ def test_soak_scheduler_worker(backend):
 
     t = threading.Thread(target=body)
     t.start()
-    threading.Event().wait(4)
+    threading.Event().wait(7)
     stop.set()
     t.join(120)
     assert not t.is_alive()

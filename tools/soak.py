@@ -11,7 +11,7 @@ Workers, all at once, for the whole run:
 - preprocess: image preprocessing and a preprocessing pipeline;
 - scheduler: batched scheduler traffic with bad neighbours, timeouts, cancellations and
   queue-full refusals, the scheduler closed (with or without drain) and made anew
-  every few hundred requests;
+  every few seconds;
 - more workers join as features land: see WORKERS.
 
 Resident memory (RSS), thread count and open file descriptors are sampled every
@@ -139,12 +139,36 @@ def preprocess(stop: threading.Event, backend: str, c: Counters, rng: random.Ran
         c.add("preprocessed")
 
 
+def _scheduler_ending(
+    c: Counters, kind: str, fut: Any, cancel: bool, closed_without_drain: bool
+) -> None:
+    """Checks and counts how one scheduler request ended."""
+    if fut.cancelled():
+        assert cancel, "cancelled without cancel()"
+        c.add("sched_cancelled")
+        return
+    exc = fut.exception(0)
+    if exc is None:
+        assert kind == "good", "a bad request succeeded"
+        c.add("sched_ok")
+    elif isinstance(exc, ortn.RequestTimeoutError):
+        c.add("sched_timed_out")
+    elif isinstance(exc, ortn.SchedulerClosedError):
+        assert closed_without_drain, "closed, but not by a close without drain"
+        c.add("sched_closed")
+    else:
+        assert kind == "bad", f"a good request failed: {exc!r}"
+        c.add("sched_failed_bad_input")
+
+
 def scheduler(stop: threading.Event, backend: str, c: Counters, rng: random.Random) -> None:
     """Scheduler traffic: batched requests to an MLP and a Gather, some with indices out
     of range (their batch fails and is retried request by request), short timeouts,
-    cancellations, priorities and queue-full refusals; every 200-2000 requests the
-    scheduler is closed, with or without drain, and a new one made. Every request must
-    end exactly once, as it should: a good one never fails."""
+    cancellations, priorities and queue-full refusals; every 2-5 s the scheduler is
+    closed, with or without drain, and a new one made. Every request must end exactly
+    once, as it should: a good one never fails. (Requests are checked as they end, so
+    that what this worker holds does not grow with its traffic.)"""
+    import collections
     import concurrent.futures
 
     mlp, gather = models.mlp((64, 64, 10)), models.gather(10)
@@ -159,10 +183,9 @@ def scheduler(stop: threading.Event, backend: str, c: Counters, rng: random.Rand
         sched.add_model(
             "gather", gather, max_batch_size=8, max_queue_delay_us=200, max_queue_size=32
         )
-        sent: list[tuple[str, concurrent.futures.Future[Any], bool]] = []
-        for _ in range(rng.randrange(200, 2000)):
-            if stop.is_set():
-                break
+        sent: collections.deque[tuple[str, Any, bool]] = collections.deque()
+        until = time.monotonic() + rng.uniform(2, 5)
+        while not stop.is_set() and time.monotonic() < until:
             pick = rng.random()
             if pick < 0.5:
                 kind, model, feeds = "good", "mlp", {"x": xs[rng.randrange(8)]}
@@ -181,27 +204,14 @@ def scheduler(stop: threading.Event, backend: str, c: Counters, rng: random.Rand
             if cancel:
                 fut.cancel()
             sent.append((kind, fut, cancel))
+            while sent and sent[0][1].done():
+                _scheduler_ending(c, *sent.popleft(), closed_without_drain=False)
         drain = rng.random() < 0.5
         sched.close(drain=drain)
         done, _ = concurrent.futures.wait([f for _, f, _ in sent], timeout=60)
         assert len(done) == len(sent), "scheduler requests not done after close"
         for kind, fut, cancel in sent:
-            if fut.cancelled():
-                assert cancel, "cancelled without cancel()"
-                c.add("sched_cancelled")
-                continue
-            exc = fut.exception(0)
-            if exc is None:
-                assert kind == "good", "a bad request succeeded"
-                c.add("sched_ok")
-            elif isinstance(exc, ortn.RequestTimeoutError):
-                c.add("sched_timed_out")
-            elif isinstance(exc, ortn.SchedulerClosedError):
-                assert not drain, "closed by a close with drain"
-                c.add("sched_closed")
-            else:
-                assert kind == "bad", f"a good request failed: {exc!r}"
-                c.add("sched_failed_bad_input")
+            _scheduler_ending(c, kind, fut, cancel, closed_without_drain=not drain)
         c.add("sched_schedulers")
 
 
