@@ -592,6 +592,18 @@ def test_ort_code_is_kept(backend):
     assert info.value.ort_code > 0
 
 
+def test_a_failed_run_logs_nothing(backend, capfd, monkeypatch):
+    # The error reaches the caller as an exception; ONNX Runtime's own log line for it
+    # would only flood a service's stderr (one line per bad request).
+    monkeypatch.delenv("ORTNATIVE_LOG_LEVEL", raising=False)
+    s = ortn.Session(models.gather(), backend=backend)
+    capfd.readouterr()
+    for _ in range(3):
+        with pytest.raises(ortn.InvalidInputError):
+            s.run({"idx": np.array([99], np.int64)})
+    assert capfd.readouterr().err == ""
+
+
 def test_empty_file(backend, tmp_path):
     p = tmp_path / "empty.onnx"
     p.write_bytes(b"")

@@ -86,6 +86,16 @@ def _env_threads(name: str) -> int:
     return int(raw)
 
 
+def _log_level() -> int:
+    """ONNX Runtime's log severity, as the native core sets it: ORTNATIVE_LOG_LEVEL (0-4),
+    default 4 (fatal only), since ORT's errors reach the caller as exceptions anyway."""
+    try:
+        level = int(os.environ.get("ORTNATIVE_LOG_LEVEL", "4"))
+    except ValueError:
+        level = 4
+    return min(max(level, 0), 4)
+
+
 def _shared_sizes() -> tuple[int, int]:
     """The sizes a session with threads 0 gets (0: onnxruntime's default)."""
     global _pools_requested
@@ -220,7 +230,7 @@ class PythonSession:
         self._label = f"model '{name}'"
         self._closed = False
         so = ort.SessionOptions()
-        so.log_severity_level = 3
+        so.log_severity_level = _log_level()
         intra, inter = opts.intra_op_threads, opts.inter_op_threads
         if intra == 0 and inter == 0:
             intra, inter = _shared_sizes()
