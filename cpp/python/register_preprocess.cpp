@@ -13,6 +13,7 @@
 #include "ortnative/error.hpp"
 #include "ortnative/preprocess.hpp"
 #include "ortnative/small_array.hpp"
+#include "gil.hpp"
 #include "register.hpp"
 
 namespace ortnative::py_bridge {
@@ -264,7 +265,7 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
     // Safe: REFS keeps every image array (and copy) and the output alive, and nothing
     // below touches a Python object. The caller must not resize or free them from
     // another thread meanwhile, which NumPy forbids for arrays with live references.
-    py::gil_scoped_release release;
+    ReleaseGil release;
     pre_.run({views.data(), views.size()}, o);
   }
   return py::reinterpret_borrow<py::object>(result);

@@ -3,6 +3,7 @@
 
 #include "numpy_bridge.hpp"
 #include "ortnative/ortnative.hpp"
+#include "gil.hpp"
 #include "register.hpp"
 
 namespace ortnative::py_bridge {
@@ -11,7 +12,7 @@ void register_runtime(py::module_& m) {
   m.def(
       "load_runtime",
       [](const std::vector<std::string>& candidates) {
-        py::gil_scoped_release release;  // dlopen of a large library takes milliseconds
+        ReleaseGil release;  // dlopen of a large library takes milliseconds
         const RuntimeInfo& info = load_runtime(candidates);
         return std::make_pair(info.library_path, info.version);
       },

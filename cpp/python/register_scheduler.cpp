@@ -27,6 +27,7 @@
 
 #include "numpy_bridge.hpp"
 #include "ortnative/ortnative.hpp"
+#include "gil.hpp"
 #include "register.hpp"
 #include "session_bridge.hpp"
 
@@ -37,14 +38,6 @@ namespace {
 std::atomic<long> g_live_slices{0};
 constexpr const char* kSliceCapsule = "ortnative.BatchOutput";
 
-bool finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsFinalizing() != 0;
-#else
-  return _Py_IsFinalizing() != 0;
-#endif
-}
-
 // A scheduler thread's Python thread state, made once when the thread starts and kept
 // (without the GIL) until it stops, so that each batch's PyGILState_Ensure is cheap.
 thread_local PyGILState_STATE tl_gil_state;
@@ -52,13 +45,13 @@ thread_local PyThreadState* tl_saved = nullptr;
 
 void thread_start() {
   if (finalizing()) return;
-  tl_gil_state = PyGILState_Ensure();
+  tl_gil_state = take_gil([] { return PyGILState_Ensure(); });
   tl_saved = PyEval_SaveThread();
 }
 
 void thread_stop() {
   if (tl_saved == nullptr || finalizing()) return;
-  PyEval_RestoreThread(tl_saved);
+  take_gil([] { PyEval_RestoreThread(tl_saved); });
   tl_saved = nullptr;
   PyGILState_Release(tl_gil_state);
 }
@@ -83,8 +76,9 @@ void call_soon(const py::object& loop, const py::object& fn, PyObject* arg) {
 }
 
 void with_gil(const std::function<void()>& deliver) {
-  // Also called from threads that hold the GIL already (cancel): Ensure nests.
-  PyGILState_STATE st = PyGILState_Ensure();
+  // Also called from threads that hold the GIL already (cancel): Ensure nests. A worker
+  // of a scheduler still open while the interpreter finalises parks (see gil.hpp).
+  PyGILState_STATE st = take_gil([] { return PyGILState_Ensure(); });
   {
     std::vector<LoopBatch> loops;
     std::vector<LoopBatch>* outer = std::exchange(tl_loops, &loops);
@@ -274,13 +268,13 @@ class PyScheduler {
     o.on_thread_stop = thread_stop;
     o.callback_context = with_gil;
     // The threads start by taking the GIL (thread_start): let them.
-    py::gil_scoped_release release;
+    ReleaseGil release;
     core_.emplace(std::move(o));
   }
 
   ~PyScheduler() {
     // Closing waits for the threads, which need the GIL to finish their callbacks.
-    py::gil_scoped_release release;
+    ReleaseGil release;
     core_.reset();
   }
 
@@ -307,7 +301,7 @@ class PyScheduler {
     m->session = std::move(session);
     {
       // Warm-up runs the model; checks and errors need no Python.
-      py::gil_scoped_release release;
+      ReleaseGil release;
       core_->add_model(name, std::move(core), config);
     }
     const std::size_t index = models_.size();
@@ -362,7 +356,7 @@ class PyScheduler {
     {
       // Safe: REFS keeps every array the request reads alive until it has ended, and
       // Scheduler::run touches no Python object (its callback only wakes this thread).
-      py::gil_scoped_release release;
+      ReleaseGil release;
       resp = core_->run(m.name, std::move(req));
     }
     if (!resp.ok()) std::rethrow_exception(resp.error);
@@ -372,7 +366,7 @@ class PyScheduler {
   bool cancel(RequestId id) { return core_->cancel(id); }
 
   void close(bool drain) {
-    py::gil_scoped_release release;
+    ReleaseGil release;
     core_->close(drain);
   }
 

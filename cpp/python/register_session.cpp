@@ -11,6 +11,7 @@
 #include "numpy_bridge.hpp"
 #include "ortnative/ortnative.hpp"
 #include "ortnative/small_array.hpp"
+#include "gil.hpp"
 #include "register.hpp"
 #include "session_bridge.hpp"
 
@@ -108,7 +109,7 @@ class PySession {
     std::optional<Session> s;
     {
       // Model load and graph optimisation take long; other threads keep running.
-      py::gil_scoped_release release;
+      ReleaseGil release;
       s.emplace(Session::from_file(path, o));
     }
     return PySession(std::move(*s));
@@ -124,7 +125,7 @@ class PySession {
     {
       // Safe: INFO keeps the exporter's buffer alive and unmodifiable-by-us; we only
       // read it, and ORT copies what it needs before from_bytes returns.
-      py::gil_scoped_release release;
+      ReleaseGil release;
       s.emplace(Session::from_bytes(info.ptr, size, o));
     }
     return PySession(std::move(*s));
@@ -134,7 +135,7 @@ class PySession {
   bool closed() const { return s_->closed(); }
 
   void close() {
-    py::gil_scoped_release release;  // waits for runs in flight on other threads
+    ReleaseGil release;  // waits for runs in flight on other threads
     s_->close();
   }
 
@@ -441,7 +442,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   {
     // Safe: every buffer the views point at is kept alive by REFS (or by the caller's
     // own objects referenced from REFS), and nothing below touches Python objects.
-    py::gil_scoped_release release;
+    ReleaseGil release;
     s_->run({views.data(), n_in}, indices, {results.data(), n_out}, {buffers.data(), n_out});
   }
 
