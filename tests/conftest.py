@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import ortnative as ortn
@@ -42,6 +43,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def load_tool(name: str) -> ModuleType:
+    """tools/NAME.py as a module (the tools are scripts, not a package)."""
+    import importlib.util
+    import sys
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    spec = importlib.util.spec_from_file_location(name, os.path.join(path, f"{name}.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_error(err: BaseException, case: Any) -> None:
+    """A bad-input case's error (tests/test_*_errors.py): an ortnative.Error of the
+    case's type, also an instance of its built-in bases, with a matching message."""
+    import re
+
+    assert isinstance(err, ortn.Error)
+    for base in case.also:
+        assert isinstance(err, base)
+    assert re.search(case.match, str(err)), str(err)
 
 
 def require_backend(name: str) -> str:

@@ -3,8 +3,6 @@ match them, and the catalogue must keep its promised size."""
 
 from __future__ import annotations
 
-import os
-import sys
 from types import ModuleType
 
 import pytest
@@ -12,20 +10,15 @@ import test_cli_errors
 import test_errors
 import test_preprocess_errors
 import test_scheduler_errors
+from conftest import load_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def catalogue() -> ModuleType:
-    """tools/catalogue.py (imported here, not at collection: the wheel check runs the
-    smoke tests from a copy of tests/ alone)."""
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import catalogue
-    finally:
-        sys.path.pop(0)
-    return catalogue
+    """tools/catalogue.py (loaded here, not at collection: the wheel check runs the smoke
+    tests from a copy of tests/ alone)."""
+    return load_tool("catalogue")
 
 
 def test_docs_match_the_tests(catalogue):

@@ -5,24 +5,15 @@ and file-descriptor checks, is tools/soak.py.)"""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import random
-import sys
 import threading
 from types import ModuleType
 
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+from conftest import load_tool
 
 
 def _soak() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("soak", os.path.join(TOOLS, "soak.py"))
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["soak"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("soak")
 
 
 def test_soak_scheduler_worker(backend):

@@ -4,24 +4,13 @@ exactly once and as it should (a correctness test: nothing here asserts a timing
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from types import ModuleType
 
-from conftest import SUMMARY
-
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+from conftest import SUMMARY, load_tool
 
 
 def _stress() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stress", os.path.join(TOOLS, "stress.py"))
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stress"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("stress")
 
 
 def test_stress_every_request_ends_exactly_once(backend):
