@@ -13,7 +13,6 @@ import test_scheduler_errors
 from conftest import load_tool
 
 
-
 @pytest.fixture(scope="module")
 def catalogue() -> ModuleType:
     """tools/catalogue.py (loaded here, not at collection: the wheel check runs the smoke
