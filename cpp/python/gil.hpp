@@ -8,7 +8,8 @@
 // thread parks instead, for good, without the GIL: the process is ending, nothing waits
 // for it, and that is what Python 3.14 itself does with these threads. Checking
 // finalisation first is not enough (the thread may wait in take_gil while it starts), so
-// the forced unwind itself is caught; the handler never returns, which is what the ABI
+// the forced unwind itself is caught (with catch (...): binding abi::__forced_unwind& to
+// it is undefined, UBSan says); the handler never returns, which is what the ABI
 // requires of a handler that does not rethrow it.
 #pragma once
 
@@ -16,10 +17,6 @@
 
 #include <chrono>
 #include <thread>
-
-#if defined(__GLIBCXX__)
-#include <cxxabi.h>
-#endif
 
 namespace ortnative::py_bridge {
 
@@ -41,15 +38,11 @@ inline bool finalizing() {
 template <class Fn>
 auto take_gil(Fn&& fn) {
   if (finalizing() && PyGILState_Check() == 0) park_forever();
-#if defined(__GLIBCXX__)
   try {
     return fn();
-  } catch (abi::__forced_unwind&) {
+  } catch (...) {  // only the forced unwind: FN calls C functions, which throw nothing
     park_forever();
   }
-#else
-  return fn();
-#endif
 }
 
 // py::gil_scoped_release, except that the thread parks rather than is ended by CPython
