@@ -130,6 +130,14 @@ def _int(label: str, value: Any, low: int, high: int | None = None, what: str = 
     return value
 
 
+def _request_args(priority: Any, timeout_ms: Any) -> int:
+    """Checks a request's priority and timeout; returns the timeout in microseconds (0:
+    the model's)."""
+    if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
+        _int("priority", priority, *_INT32)
+    return 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+
+
 def _timeout_us(label: str, value: Any) -> int:
     """Milliseconds (None = none) as whole microseconds (at least 1)."""
     if value is None:
@@ -304,9 +312,7 @@ class Scheduler:
 
         Don't modify the feed arrays until the future is done: they are read in place.
         """
-        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
-            _int("priority", priority, *_INT32)
-        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        timeout_us = _request_args(priority, timeout_ms)
         fut = _Future()
         fut._request_id = self._impl.submit(name, feeds, fut, priority, timeout_us)
         fut._scheduler = weakref.ref(self._impl)
@@ -327,9 +333,7 @@ class Scheduler:
         so the scheduler's threads never need it for this request. Raises what
         :meth:`submit` raises, then what the future would.
         """
-        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
-            _int("priority", priority, *_INT32)
-        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        timeout_us = _request_args(priority, timeout_ms)
         result: dict[str, np.ndarray] = self._impl.run(name, feeds, priority, timeout_us)
         return result
 
@@ -350,9 +354,7 @@ class Scheduler:
         """
         import asyncio
 
-        if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
-            _int("priority", priority, *_INT32)
-        timeout_us = 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
+        timeout_us = _request_args(priority, timeout_ms)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         request_id = self._impl.submit(name, feeds, fut, priority, timeout_us, loop)
