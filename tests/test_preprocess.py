@@ -693,7 +693,7 @@ def test_pickle(make_session, backend):
     assert repr(q) == repr(p)
     img = noise((50, 90, 3), seed=90)
     np.testing.assert_array_equal(q(img), p(img))
-    sess = make_session(image_model())
+    sess = make_session(image_model(), keep_model=True)
     pipe = pickle.loads(pickle.dumps(ortn.Pipeline(ortn.ImagePreprocessor.for_session(sess), sess)))
     assert pipe(img)["mean"].shape == (1, 3)
     pipe.session.close()

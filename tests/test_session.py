@@ -291,13 +291,30 @@ def test_pickle_round_trip(make_session, backend, tmp_path):
     p.write_bytes(models.add_one())
     x = np.zeros((1, 4), np.float32)
     for model in (models.add_one(), str(p)):
-        s = ortn.Session(model, backend=backend, intra_op_threads=1)
+        s = ortn.Session(model, backend=backend, intra_op_threads=1, keep_model=True)
         s2 = pickle.loads(pickle.dumps(s))
         assert s2.backend == backend
         assert s2.inputs == s.inputs
         np.testing.assert_array_equal(s2.run({"x": x})["y"], 1)
         s.close()
         s2.close()
+
+
+def test_bytes_are_not_kept_unless_asked(backend):
+    import sys
+
+    model = models.add_one()
+    before = sys.getrefcount(model)
+    s = ortn.Session(model, backend=backend)
+    assert sys.getrefcount(model) == before  # the caller's bytes are not held
+    with pytest.raises(TypeError, match="loaded from bytes and keeps no copy of them"):
+        pickle.dumps(s)
+    kept = ortn.Session(bytearray(model), backend=backend, keep_model=True)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(kept)).run({"x": np.zeros((1, 4), np.float32)})["y"], 1
+    )
+    s.close()
+    kept.close()
 
 
 def _pool_run(args):
@@ -308,7 +325,7 @@ def _pool_run(args):
 def test_session_in_process_pool(backend):
     import multiprocessing
 
-    s = ortn.Session(models.add_one(), backend=backend)
+    s = ortn.Session(models.add_one(), backend=backend, keep_model=True)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         got = pool.map(_pool_run, [(s, float(i)) for i in range(4)])

@@ -1,16 +1,25 @@
-// Releasing the GIL for native work, safely at interpreter exit.
+// Taking the GIL back from native code, safely at interpreter exit.
 //
-// On Python < 3.14 a thread that takes the GIL back while the interpreter finalises
-// (a daemon thread still inside ortnative when the program ends, or a scheduler worker
-// delivering results) is ended by CPython with pthread_exit. With glibc that is a forced
-// unwind, and through a C++ destructor (noexcept by rule) it calls std::terminate: the
-// process aborts at exit ("terminate called without an active exception"). Such a
-// thread parks instead, for good, without the GIL: the process is ending, nothing waits
-// for it, and that is what Python 3.14 itself does with these threads. Checking
-// finalisation first is not enough (the thread may wait in take_gil while it starts), so
-// the forced unwind itself is caught (with catch (...): binding abi::__forced_unwind& to
-// it is undefined, UBSan says); the handler never returns, which is what the ABI
-// requires of a handler that does not rethrow it.
+// Who may take the GIL while the interpreter finalises is CPython's decision, and this
+// file leaves it to CPython: the thread that finalises (the main thread, normally: it
+// runs atexit handlers, then module teardown, where a Scheduler kept in a module global
+// is closed by its __del__) takes it as usual; any other thread is ended where it tries.
+// On Python < 3.14, CPython ends such a thread with pthread_exit. With glibc that is a
+// forced unwind, and through a C++ destructor (noexcept by rule) it calls
+// std::terminate: the process would abort at exit ("terminate called without an active
+// exception"). The forced unwind is caught here instead (with catch (...): binding
+// abi::__forced_unwind& to it is undefined, UBSan says), and the thread parks, for
+// good, without the GIL: the process is ending, nothing waits for it, and that is what
+// Python 3.14 itself does with these threads. The handler never returns, which is what
+// the ABI requires of a handler that does not rethrow a forced unwind.
+//
+// (An earlier version parked every thread that found the interpreter finalising, the
+// finalising thread included: a program holding a Scheduler in a module global hung at
+// exit in its __del__.)
+//
+// Nothing here may wait, during finalisation, for a thread that needs the GIL: it
+// would be parked and never come. The scheduler bindings close without waiting then
+// (register_scheduler.cpp).
 #pragma once
 
 #include <Python.h>
@@ -33,11 +42,11 @@ inline bool finalizing() {
   for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
 }
 
-// Calls FN, which takes the GIL (PyEval_RestoreThread, PyGILState_Ensure); parks the
-// thread if CPython ends it there because the interpreter is finalising.
+// Calls FN, which takes the GIL (PyEval_RestoreThread, or PyGILState_Ensure on a thread
+// that has a Python thread state); parks the thread if CPython ends it there because
+// another thread is finalising the interpreter.
 template <class Fn>
 auto take_gil(Fn&& fn) {
-  if (finalizing() && PyGILState_Check() == 0) park_forever();
   try {
     return fn();
   } catch (...) {  // only the forced unwind: FN calls C functions, which throw nothing
@@ -45,8 +54,8 @@ auto take_gil(Fn&& fn) {
   }
 }
 
-// py::gil_scoped_release, except that the thread parks rather than is ended by CPython
-// when it takes the GIL back during finalisation.
+// py::gil_scoped_release, except that a thread that is not the finalising one parks
+// rather than is ended by CPython when it takes the GIL back during finalisation.
 class ReleaseGil {
  public:
   ReleaseGil() : state_(PyEval_SaveThread()) {}

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "numpy_bridge.hpp"
+#include "options.hpp"
 #include "ortnative/error.hpp"
 #include "ortnative/preprocess.hpp"
 #include "ortnative/small_array.hpp"
@@ -22,28 +23,12 @@ namespace {
 
 using detail::SmallArray;
 
-// Option strings arrive already checked by ortnative.preprocess; anything else here is
-// a bug in the Python layer, reported as such.
-template <class E>
-E parse(const std::string& value, std::initializer_list<std::pair<const char*, E>> names,
-        const char* what) {
-  for (const auto& [name, e] : names) {
-    if (value == name) return e;
-  }
-  throw InvalidArgumentError(std::string("unknown ") + what + " '" + value + "'");
-}
-
 std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 
 class PyPreprocessor {
  public:
-  PyPreprocessor(int64_t height, int64_t width, const std::string& resize, const std::string& fit,
-                 const std::string& align, const std::string& input_order,
-                 const std::string& output_order, double scale, std::array<double, 3> mean,
-                 std::array<double, 3> std, std::array<double, 3> pad_value,
-                 const std::string& dtype, const std::string& layout, int threads)
-      : pre_(make(height, width, resize, fit, align, input_order, output_order, scale, mean, std,
-                  pad_value, dtype, layout, threads)),
+  explicit PyPreprocessor(py::handle options)
+      : pre_(preprocess_options(options)),
         descr_(py::reinterpret_steal<py::object>(
             reinterpret_cast<PyObject*>(descr_for(pre_.options().dtype)))) {}
 
@@ -67,50 +52,6 @@ class PyPreprocessor {
   py::object run(py::handle images, py::handle out) const;
 
  private:
-  static ImagePreprocessor make(int64_t height, int64_t width, const std::string& resize,
-                                const std::string& fit, const std::string& align,
-                                const std::string& input_order, const std::string& output_order,
-                                double scale, const std::array<double, 3>& mean,
-                                const std::array<double, 3>& std,
-                                const std::array<double, 3>& pad_value, const std::string& dtype,
-                                const std::string& layout, int threads) {
-    const std::initializer_list<std::pair<const char*, ColorOrder>> orders = {
-        {"bgr", ColorOrder::kBGR},
-        {"rgb", ColorOrder::kRGB},
-        {"bgra", ColorOrder::kBGRA},
-        {"rgba", ColorOrder::kRGBA},
-        {"gray", ColorOrder::kGray}};
-    PreprocessOptions o;
-    o.height = height;
-    o.width = width;
-    o.resize = parse<ResizeMode>(resize,
-                                 {{"nearest", ResizeMode::kNearest},
-                                  {"bilinear", ResizeMode::kBilinear},
-                                  {"area", ResizeMode::kArea}},
-                                 "resize");
-    o.fit = parse<FitMode>(fit,
-                           {{"stretch", FitMode::kStretch},
-                            {"letterbox", FitMode::kLetterbox},
-                            {"center_crop", FitMode::kCenterCrop}},
-                           "fit");
-    o.align = parse<Align>(align, {{"center", Align::kCenter}, {"top_left", Align::kTopLeft}},
-                           "align");
-    o.input_order = parse<ColorOrder>(input_order, orders, "input_order");
-    o.output_order = parse<ColorOrder>(output_order, orders, "output_order");
-    o.scale = scale;
-    o.mean = mean;
-    o.std = std;
-    o.pad_value = pad_value;
-    o.dtype = parse<DType>(dtype,
-                           {{"float32", DType::kFloat32},
-                            {"float16", DType::kFloat16},
-                            {"uint8", DType::kUInt8}},
-                           "dtype");
-    o.layout = parse<Layout>(layout, {{"nchw", Layout::kNCHW}, {"nhwc", Layout::kNHWC}}, "layout");
-    o.threads = threads;
-    return ImagePreprocessor(o);
-  }
-
   // Fills VIEW from image INDEX, ARR (a uint8 array of rank 2 or 3). An array whose
   // pixels are not packed (channel stride 1, pixel stride = channels) is copied once.
   void image_view(std::size_t index, PyArrayObject* arr, Refs& refs, ImageView& view) const;
@@ -275,14 +216,7 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
 
 void register_preprocess(py::module_& m) {
   py::class_<PyPreprocessor>(m, "ImagePreprocessor")
-      .def(py::init<int64_t, int64_t, const std::string&, const std::string&, const std::string&,
-                    const std::string&, const std::string&, double, std::array<double, 3>,
-                    std::array<double, 3>, std::array<double, 3>, const std::string&,
-                    const std::string&, int>(),
-           py::arg("height"), py::arg("width"), py::arg("resize"), py::arg("fit"),
-           py::arg("align"), py::arg("input_order"), py::arg("output_order"), py::arg("scale"),
-           py::arg("mean"), py::arg("std"), py::arg("pad_value"), py::arg("dtype"),
-           py::arg("layout"), py::arg("threads"))
+      .def(py::init<py::handle>(), py::arg("options"))
       .def("run", &PyPreprocessor::run, py::arg("images"), py::arg("out") = py::none(),
            "Preprocesses IMAGES into OUT (or a new array), which it returns.")
       .def("output_shape", &PyPreprocessor::output_shape, py::arg("n"))

@@ -9,6 +9,11 @@
 //   - the constructor, add_model (warm-up), close and the destructor release it: they
 //     wait for scheduler threads, which need the GIL to finish their callbacks. run()
 //     releases it while its request waits or runs.
+//   - while the interpreter finalises (a Scheduler in a module global closed by its
+//     __del__ or destructor during module teardown), only the finalising thread may
+//     take the GIL: close and the destructor then wait for no scheduler thread (one
+//     that needs the GIL would never come back, see gil.hpp); the threads end by
+//     themselves, or park. No Scheduler starts during finalisation.
 //   - each scheduler thread gets a Python thread state once, when it starts (so taking the
 //     GIL later is cheap), and takes the GIL once per batch to complete that batch's
 //     futures (SchedulerOptions::callback_context): arrays are wrapped, set_result called
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "numpy_bridge.hpp"
+#include "options.hpp"
 #include "ortnative/ortnative.hpp"
 #include "gil.hpp"
 #include "register.hpp"
@@ -154,15 +160,17 @@ struct FutureApi {
 };
 
 // One request's Python side: what its views point at, and its future. Destroyed by the
-// scheduler in the callback context (GIL held) after the request ended.
+// scheduler in the callback context (GIL held) after the request ended. It shares its
+// model and the future API, which outlive it even if the PyScheduler is destroyed while
+// the request's batch is being delivered (the last reference dropped by a callback).
 struct PyRequest {
   Refs refs;
   StringStore strings;
   std::vector<std::vector<TensorView>> seqs;
   py::object future;  // a concurrent.futures.Future, or an asyncio future when LOOP is set
   py::object loop;
-  const PyModel* model = nullptr;
-  const FutureApi* api = nullptr;
+  std::shared_ptr<const PyModel> model;
+  std::shared_ptr<const FutureApi> api;
 };
 
 void call(const py::object& fn, PyObject* a, PyObject* b) {
@@ -261,7 +269,12 @@ py::dict latency(const LatencyStats& l) {
 
 class PyScheduler {
  public:
-  PyScheduler(int threads, FutureApi api) : api_(std::move(api)) {
+  PyScheduler(int threads, FutureApi api)
+      : api_(std::make_shared<const FutureApi>(std::move(api))) {
+    if (finalizing()) {
+      throw SchedulerClosedError(
+          "the interpreter is finalising: a Scheduler cannot start its threads now");
+    }
     SchedulerOptions o;
     o.threads = threads;
     o.on_thread_start = thread_start;
@@ -273,7 +286,9 @@ class PyScheduler {
   }
 
   ~PyScheduler() {
-    // Closing waits for the threads, which need the GIL to finish their callbacks.
+    // Closing waits for the threads, which need the GIL to finish their callbacks
+    // (unless the interpreter is finalising: see the top of the file).
+    if (finalizing()) core_->close(false, /*wait=*/false);
     ReleaseGil release;
     core_.reset();
   }
@@ -284,7 +299,7 @@ class PyScheduler {
   void add_model(const std::string& name, py::object session, const ModelConfig& config) {
     const PySession& ps = py_session(session);
     std::shared_ptr<Session> core = core_session(ps);
-    auto m = std::make_unique<PyModel>();
+    auto m = std::make_shared<PyModel>();
     m->name = name;
     m->converter = &ps;
     m->n_in = core->inputs().size();
@@ -309,7 +324,7 @@ class PyScheduler {
     index_[py::str(name)] = py::int_(index);
   }
 
-  const PyModel& model_of(py::handle name) const {
+  const std::shared_ptr<const PyModel>& model_of(py::handle name) const {
     PyObject* idx = PyDict_GetItemWithError(index_.ptr(), name.ptr());
     if (idx == nullptr) {
       if (PyErr_Occurred()) throw py::error_already_set();
@@ -318,15 +333,16 @@ class PyScheduler {
       throw InvalidArgumentError("model '" + n +
                                  "' is being added; submit once add_model returned");
     }
-    return *models_[PyLong_AsSize_t(idx)];
+    return models_[PyLong_AsSize_t(idx)];
   }
 
   RequestId submit(py::handle name, py::handle feeds, py::handle future, int priority,
                    int64_t timeout_us, py::handle loop) {
-    const PyModel& m = model_of(name);
+    const std::shared_ptr<const PyModel>& model = model_of(name);
+    const PyModel& m = *model;
     auto st = std::make_shared<PyRequest>();
-    st->model = &m;
-    st->api = &api_;
+    st->model = model;
+    st->api = api_;
     Request req;
     req.inputs.resize(m.n_in);
     convert_feeds(*m.converter, feeds.ptr(), req.inputs, st->refs, st->strings, st->seqs);
@@ -343,7 +359,7 @@ class PyScheduler {
   }
 
   py::dict run(py::handle name, py::handle feeds, int priority, int64_t timeout_us) {
-    const PyModel& m = model_of(name);
+    const PyModel& m = *model_of(name);
     Refs refs;  // destroyed last, with the GIL held, after the request ended
     StringStore strings;
     std::vector<std::vector<TensorView>> seqs;
@@ -366,6 +382,10 @@ class PyScheduler {
   bool cancel(RequestId id) { return core_->cancel(id); }
 
   void close(bool drain) {
+    if (finalizing()) {  // see the top of the file
+      core_->close(drain, /*wait=*/false);
+      return;
+    }
     ReleaseGil release;
     core_->close(drain);
   }
@@ -402,8 +422,8 @@ class PyScheduler {
   std::string metrics_text(const std::string& prefix) const { return core_->metrics_text(prefix); }
 
  private:
-  FutureApi api_;
-  std::vector<std::unique_ptr<PyModel>> models_;  // never shrinks: requests point at them
+  std::shared_ptr<const FutureApi> api_;
+  std::vector<std::shared_ptr<const PyModel>> models_;  // never shrinks
   py::dict index_;                                // name -> index into models_
   std::optional<Scheduler> core_;
 };
@@ -422,22 +442,10 @@ void register_scheduler(py::module_& m) {
            py::arg("resolve_async"))
       .def(
           "add_model",
-          [](PyScheduler& self, const std::string& name, py::object session, int replicas,
-             int max_batch_size, int64_t max_queue_delay_us, std::size_t max_queue_size,
-             int64_t timeout_us, const std::vector<int>& preferred, bool warmup) {
-            ModelConfig c;
-            c.replicas = replicas;
-            c.max_batch_size = max_batch_size;
-            c.max_queue_delay = std::chrono::microseconds(max_queue_delay_us);
-            c.max_queue_size = max_queue_size;
-            c.timeout = std::chrono::microseconds(timeout_us);
-            c.preferred_batch_sizes = preferred;
-            c.warmup = warmup;
-            self.add_model(name, std::move(session), c);
+          [](PyScheduler& self, const std::string& name, py::object session, py::handle config) {
+            self.add_model(name, std::move(session), model_config(config));
           },
-          py::arg("name"), py::arg("session"), py::arg("replicas"), py::arg("max_batch_size"),
-          py::arg("max_queue_delay_us"), py::arg("max_queue_size"), py::arg("timeout_us"),
-          py::arg("preferred_batch_sizes"), py::arg("warmup"))
+          py::arg("name"), py::arg("session"), py::arg("config"))
       .def("submit", &PyScheduler::submit, py::arg("name"), py::arg("feeds"), py::arg("future"),
            py::arg("priority"), py::arg("timeout_us"), py::arg("loop") = py::none())
       .def("run", &PyScheduler::run, py::arg("name"), py::arg("feeds"), py::arg("priority"),

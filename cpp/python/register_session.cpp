@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "numpy_bridge.hpp"
+#include "options.hpp"
 #include "ortnative/ortnative.hpp"
 #include "ortnative/small_array.hpp"
 #include "gil.hpp"
@@ -43,42 +44,6 @@ std::string quoted(const std::vector<ValueInfo>& infos) {
   std::string out;
   for (const ValueInfo& v : infos) out += (out.empty() ? "'" : ", '") + v.name + "'";
   return out;
-}
-
-SessionOptions make_options(const py::list& providers, int intra, int inter,
-                            const std::string& graph_optimization,
-                            const std::string& execution_mode, const py::dict& config,
-                            const std::string& name) {
-  SessionOptions o;
-  for (py::handle p : providers) {
-    auto pair = p.cast<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>();
-    o.providers.push_back({pair.first, pair.second});
-  }
-  o.intra_op_threads = intra;
-  o.inter_op_threads = inter;
-  if (graph_optimization == "disable") {
-    o.graph_optimization = GraphOptimization::kDisable;
-  } else if (graph_optimization == "basic") {
-    o.graph_optimization = GraphOptimization::kBasic;
-  } else if (graph_optimization == "extended") {
-    o.graph_optimization = GraphOptimization::kExtended;
-  } else if (graph_optimization == "all") {
-    o.graph_optimization = GraphOptimization::kAll;
-  } else {
-    throw InvalidArgumentError("graph_optimization must be one of 'disable', 'basic', "
-                               "'extended', 'all', got '" + graph_optimization + "'");
-  }
-  if (execution_mode == "sequential") {
-    o.execution_mode = ExecutionMode::kSequential;
-  } else if (execution_mode == "parallel") {
-    o.execution_mode = ExecutionMode::kParallel;
-  } else {
-    throw InvalidArgumentError("execution_mode must be 'sequential' or 'parallel', got '" +
-                               execution_mode + "'");
-  }
-  for (auto [k, v] : config) o.config.emplace_back(py::str(k), py::str(v));
-  o.name = name;
-  return o;
 }
 
 }  // namespace
@@ -116,10 +81,8 @@ class PySession {
   }
 
   static PySession from_bytes(const py::buffer& data, const SessionOptions& o) {
-    py::buffer_info info = data.request();  // holds the buffer until we return
-    if (info.ndim > 1 && !(info.strides.back() == info.itemsize)) {
-      throw InvalidArgumentError("model bytes must be a contiguous buffer");
-    }
+    py::buffer_info info = data.request();  // holds the buffer until we return (contiguous:
+                                            // checked by ortnative.session._source)
     const auto size = static_cast<std::size_t>(info.size * info.itemsize);
     std::optional<Session> s;
     {
@@ -474,8 +437,8 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                        PyObject* kwnames) {
   PyObject* slots[3] = {nullptr, Py_None, Py_None};  // feeds, outputs, out
   static const char* const kNames[3] = {"feeds", "outputs", "out"};
-  if (nargs > 3) {
-    PyErr_Format(PyExc_TypeError, "run() takes at most 3 arguments (%zd given)", nargs);
+  if (nargs > 2) {  // out is keyword-only, as in ortnative.Session.run
+    PyErr_Format(PyExc_TypeError, "run() takes at most 2 positional arguments (%zd given)", nargs);
     return nullptr;
   }
   for (Py_ssize_t i = 0; i < nargs; ++i) slots[i] = args[i];
@@ -516,7 +479,7 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
 PyMethodDef g_run_def = {
     "run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
     METH_FASTCALL | METH_KEYWORDS,
-    "run(feeds, outputs=None, out=None) -> dict[str, numpy.ndarray]\n\n"
+    "run(feeds, outputs=None, *, out=None) -> dict[str, numpy.ndarray]\n\n"
     "Runs the model (see ortnative.Session.run)."};
 
 void release_owner(PyObject* capsule) {
@@ -553,28 +516,16 @@ void register_session(py::module_& m) {
   py::class_<PySession>(m, "Session")
       .def_static(
           "from_file",
-          [](const std::string& path, const py::list& providers, int intra, int inter,
-             const std::string& graph_optimization, const std::string& execution_mode,
-             const py::dict& config, const std::string& name) {
-            return PySession::from_file(path, make_options(providers, intra, inter,
-                                                           graph_optimization, execution_mode,
-                                                           config, name));
+          [](const std::string& path, py::handle options, const std::string& name) {
+            return PySession::from_file(path, session_options(options, name));
           },
-          py::arg("path"), py::arg("providers"), py::arg("intra_op_threads"),
-          py::arg("inter_op_threads"), py::arg("graph_optimization"), py::arg("execution_mode"),
-          py::arg("config"), py::arg("name"))
+          py::arg("path"), py::arg("options"), py::arg("name"))
       .def_static(
           "from_bytes",
-          [](const py::buffer& data, const py::list& providers, int intra, int inter,
-             const std::string& graph_optimization, const std::string& execution_mode,
-             const py::dict& config, const std::string& name) {
-            return PySession::from_bytes(data, make_options(providers, intra, inter,
-                                                            graph_optimization, execution_mode,
-                                                            config, name));
+          [](const py::buffer& data, py::handle options, const std::string& name) {
+            return PySession::from_bytes(data, session_options(options, name));
           },
-          py::arg("data"), py::arg("providers"), py::arg("intra_op_threads"),
-          py::arg("inter_op_threads"), py::arg("graph_optimization"), py::arg("execution_mode"),
-          py::arg("config"), py::arg("name"))
+          py::arg("data"), py::arg("options"), py::arg("name"))
       .def_property_readonly("name", &PySession::name)
       .def_property_readonly("closed", &PySession::closed)
       .def_property_readonly("inputs", &PySession::inputs)

@@ -65,6 +65,14 @@ std::string_view dtype_name(DType dtype) noexcept {
   }
 }
 
+DType dtype_from_name(std::string_view name) noexcept {
+  for (int t = 1; t <= static_cast<int>(DType::kBFloat16); ++t) {
+    const auto d = static_cast<DType>(t);
+    if (dtype_supported(d) && dtype_name(d) == name) return d;
+  }
+  return DType::kUndefined;
+}
+
 bool dtype_supported(DType dtype) noexcept {
   return dtype == DType::kString || dtype_itemsize(dtype) != 0;
 }

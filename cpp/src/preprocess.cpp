@@ -17,6 +17,7 @@
 
 #include "ortnative/error.hpp"
 #include "ortnative/small_array.hpp"
+#include "names.hpp"
 #include "parallel.hpp"
 #include "preprocess_kernels.hpp"
 
@@ -65,6 +66,34 @@ std::string_view align_name(Align a) noexcept {
 }
 
 std::string_view layout_name(Layout l) noexcept { return l == Layout::kNCHW ? "nchw" : "nhwc"; }
+
+ColorOrder color_order_from_name(std::string_view name, std::string_view what) {
+  static constexpr ColorOrder kAll[] = {ColorOrder::kBGR, ColorOrder::kRGB, ColorOrder::kBGRA,
+                                        ColorOrder::kRGBA, ColorOrder::kGray};
+  return detail::from_name(what, name, kAll, color_order_name);
+}
+
+ResizeMode resize_mode_from_name(std::string_view name) {
+  static constexpr ResizeMode kAll[] = {ResizeMode::kNearest, ResizeMode::kBilinear,
+                                        ResizeMode::kArea};
+  return detail::from_name("resize", name, kAll, resize_mode_name);
+}
+
+FitMode fit_mode_from_name(std::string_view name) {
+  static constexpr FitMode kAll[] = {FitMode::kStretch, FitMode::kLetterbox,
+                                     FitMode::kCenterCrop};
+  return detail::from_name("fit", name, kAll, fit_mode_name);
+}
+
+Align align_from_name(std::string_view name) {
+  static constexpr Align kAll[] = {Align::kCenter, Align::kTopLeft};
+  return detail::from_name("align", name, kAll, align_name);
+}
+
+Layout layout_from_name(std::string_view name) {
+  static constexpr Layout kAll[] = {Layout::kNCHW, Layout::kNHWC};
+  return detail::from_name("layout", name, kAll, layout_name);
+}
 
 int color_order_channels(ColorOrder o) noexcept {
   switch (o) {

@@ -89,7 +89,7 @@ void Scheduler::Impl::start() {
     threads.emplace_back([self] { self->timer_main(); });
     for (int i = 0; i < n_workers; ++i) threads.emplace_back([self] { self->worker_main(); });
   } catch (...) {
-    close(false);
+    close(false, true);
     join_threads();
     throw;
   }
@@ -178,15 +178,18 @@ void Scheduler::Impl::timer_main() {
   if (options.on_thread_stop) options.on_thread_stop();
 }
 
-void Scheduler::Impl::join_threads() {
+void Scheduler::Impl::join_threads(bool detach) {
   std::lock_guard<std::mutex> g(join_mu);
   if (joined) return;
   joined = true;
+  detached = detach;
   const auto me = std::this_thread::get_id();
   for (std::thread& t : threads) {
     if (!t.joinable()) continue;
-    if (t.get_id() == me) {
-      t.detach();  // destroyed from our own callback: this thread ends by itself
+    if (detach || t.get_id() == me) {
+      // From our own callback, or told not to wait: the thread ends by itself, and
+      // holds a share of this Impl until then.
+      t.detach();
     } else {
       t.join();
     }
@@ -377,7 +380,7 @@ Model& Scheduler::Impl::model(std::string_view name) const {
                              "' (models: " + (known.empty() ? "none" : known) + ")");
 }
 
-void Scheduler::Impl::close(bool drain) {
+void Scheduler::Impl::close(bool drain, bool wait) {
   std::vector<Ending> ended;
   {
     std::lock_guard<std::mutex> g(mu);
@@ -399,8 +402,16 @@ void Scheduler::Impl::close(bool drain) {
     timer_cv.notify_all();
   }
   if (!ended.empty()) deliver(ended);
+  if (!wait) {
+    join_threads(/*detach=*/true);
+    return;
+  }
   if (on_own_thread()) return;
   join_threads();
+  {
+    std::lock_guard<std::mutex> g(join_mu);
+    if (detached) return;  // an earlier close(drain, false): wait for nothing
+  }
   std::unique_lock<std::mutex> lk(mu);  // requests their callers are running (run())
   inline_cv.wait(lk, [this] { return inline_runs == 0; });
 }
@@ -423,7 +434,7 @@ Scheduler::Scheduler(Scheduler&&) noexcept = default;
 Scheduler& Scheduler::operator=(Scheduler&& other) noexcept {
   if (this != &other) {
     if (impl_) {
-      impl_->close(false);
+      impl_->close(false, true);
       impl_->join_threads();
     }
     impl_ = std::move(other.impl_);
@@ -433,7 +444,7 @@ Scheduler& Scheduler::operator=(Scheduler&& other) noexcept {
 
 Scheduler::~Scheduler() {
   if (!impl_) return;
-  impl_->close(false);
+  impl_->close(false, true);
   impl_->join_threads();
 }
 
@@ -695,8 +706,8 @@ bool Scheduler::cancel(RequestId id) {
   return true;
 }
 
-void Scheduler::close(bool drain) {
-  impl_->close(drain);
+void Scheduler::close(bool drain, bool wait) {
+  impl_->close(drain, wait);
 }
 
 bool Scheduler::closed() const noexcept {

@@ -220,7 +220,8 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
 
   std::mutex join_mu;
   std::vector<std::thread> threads;
-  bool joined = false;
+  bool joined = false;    // joined or detached: join_threads() does nothing more
+  bool detached = false;  // close(drain, wait=false) came: nothing waits for the threads
 
   // Which threads a newly queued request must wake (notified after mu is released).
   struct Wakes {
@@ -256,8 +257,10 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
               sched::Clock::time_point done);
   void deliver(std::vector<sched::Ending>& endings);
   sched::Model& model(std::string_view name) const;  // takes names_mu
-  void close(bool drain);
-  void join_threads();
+  void close(bool drain, bool wait);
+  // Joins the threads (detaches the calling thread if it is one of them); with DETACH,
+  // detaches them all. Once only.
+  void join_threads(bool detach = false);
   bool on_own_thread() const noexcept;
 };
 

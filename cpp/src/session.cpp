@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "names.hpp"
 #include "ort_api.hpp"
 #include "ortnative/runtime.hpp"
 #include "ortnative/small_array.hpp"
@@ -93,6 +94,33 @@ std::string format_model_shape(const ValueInfo& info) {
   }
   out += "]";
   return out;
+}
+
+std::string_view graph_optimization_name(GraphOptimization g) noexcept {
+  switch (g) {
+    case GraphOptimization::kDisable: return "disable";
+    case GraphOptimization::kBasic: return "basic";
+    case GraphOptimization::kExtended: return "extended";
+    case GraphOptimization::kAll: return "all";
+  }
+  return "?";
+}
+
+std::string_view execution_mode_name(ExecutionMode m) noexcept {
+  return m == ExecutionMode::kParallel ? "parallel" : "sequential";
+}
+
+GraphOptimization graph_optimization_from_name(std::string_view name) {
+  static constexpr GraphOptimization kAll[] = {GraphOptimization::kDisable,
+                                               GraphOptimization::kBasic,
+                                               GraphOptimization::kExtended,
+                                               GraphOptimization::kAll};
+  return detail::from_name("graph_optimization", name, kAll, graph_optimization_name);
+}
+
+ExecutionMode execution_mode_from_name(std::string_view name) {
+  static constexpr ExecutionMode kAll[] = {ExecutionMode::kSequential, ExecutionMode::kParallel};
+  return detail::from_name("execution_mode", name, kAll, execution_mode_name);
 }
 
 struct Session::Impl {

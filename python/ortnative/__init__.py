@@ -25,6 +25,7 @@ from .errors import (
     SchedulerClosedError,
     SessionClosedError,
 )
+from .options import ModelConfig, PreprocessOptions, SessionOptions
 from .preprocess import ImagePreprocessor, Pipeline, Transform
 from .scheduler import Scheduler
 from .session import Session
@@ -44,9 +45,11 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidInputError",
     "InvalidTypeError",
+    "ModelConfig",
     "ModelLoadError",
     "OrtError",
     "Pipeline",
+    "PreprocessOptions",
     "QueueFullError",
     "RequestTimeoutError",
     "RuntimeLoadError",
@@ -54,6 +57,7 @@ __all__ = [
     "SchedulerClosedError",
     "Session",
     "SessionClosedError",
+    "SessionOptions",
     "TensorInfo",
     "Transform",
     "__version__",

@@ -5,6 +5,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from .options import ModelConfig, PreprocessOptions, SessionOptions
+
 ERROR_CODES: dict[int, str]
 
 def load_runtime(candidates: Sequence[str]) -> tuple[str, str]:
@@ -23,30 +25,13 @@ def _live_values() -> int:
 # (name, numpy dtype or None, shape, kind) with kind one of "tensor", "sequence",
 # "optional", "optional_sequence", "map", "other".
 _IOInfo: TypeAlias = tuple[str, np.dtype[Any] | None, tuple[int | str | None, ...], str]
-_Providers: TypeAlias = Sequence[tuple[str, Sequence[tuple[str, str]]]]
 
 class Session:
     @staticmethod
-    def from_file(
-        path: str,
-        providers: _Providers,
-        intra_op_threads: int,
-        inter_op_threads: int,
-        graph_optimization: str,
-        execution_mode: str,
-        config: Mapping[str, str],
-        name: str,
-    ) -> Session: ...
+    def from_file(path: str, options: SessionOptions, name: str) -> Session: ...
     @staticmethod
     def from_bytes(
-        data: bytes | bytearray | memoryview,
-        providers: _Providers,
-        intra_op_threads: int,
-        inter_op_threads: int,
-        graph_optimization: str,
-        execution_mode: str,
-        config: Mapping[str, str],
-        name: str,
+        data: bytes | bytearray | memoryview, options: SessionOptions, name: str
     ) -> Session: ...
     @property
     def name(self) -> str: ...
@@ -63,30 +48,14 @@ class Session:
         out: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, Any]: ...
     def bound_run(self) -> Callable[..., dict[str, Any]]:
-        """run as a builtin bound to this session: (feeds, outputs=None, out=None)."""
+        """run as a builtin bound to this session: (feeds, outputs=None, *, out=None)."""
     def metadata(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 class ImagePreprocessor:
-    """The native preprocessor; options arrive checked by ortnative.preprocess."""
+    """The native preprocessor; options arrive checked (ortnative.options)."""
 
-    def __init__(
-        self,
-        height: int,
-        width: int,
-        resize: str,
-        fit: str,
-        align: str,
-        input_order: str,
-        output_order: str,
-        scale: float,
-        mean: tuple[float, float, float],
-        std: tuple[float, float, float],
-        pad_value: tuple[float, float, float],
-        dtype: str,
-        layout: str,
-        threads: int,
-    ) -> None: ...
+    def __init__(self, options: PreprocessOptions) -> None: ...
     def run(self, images: Any, out: np.ndarray | None = None) -> np.ndarray:
         """Preprocesses IMAGES into OUT (or a new array), which it returns."""
     def output_shape(self, n: int) -> tuple[int, int, int, int]: ...
@@ -113,18 +82,7 @@ class Scheduler:
         cancel: Callable[[Any], Any],
         resolve_async: Callable[[list[Any]], Any],
     ) -> None: ...
-    def add_model(
-        self,
-        name: str,
-        session: Session,
-        replicas: int,
-        max_batch_size: int,
-        max_queue_delay_us: int,
-        max_queue_size: int,
-        timeout_us: int,
-        preferred_batch_sizes: Sequence[int],
-        warmup: bool,
-    ) -> None: ...
+    def add_model(self, name: str, session: Session, config: ModelConfig) -> None: ...
     def submit(
         self,
         name: str,

@@ -15,8 +15,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from . import _exit
 from . import _messages as msg
-from ._options import SessionOptions
 from .errors import (
     InvalidArgumentError,
     InvalidInputError,
@@ -25,6 +25,7 @@ from .errors import (
     OrtError,
     SessionClosedError,
 )
+from .options import SessionOptions
 
 _ort: Any = None
 _pools_lock = threading.Lock()
@@ -259,7 +260,7 @@ class PythonSession:
         providers: list[Any] = []
         if opts.providers:
             available = ort.get_available_providers()
-            for pname, popts in opts.providers:
+            for pname, popts in opts.provider_list:
                 if pname not in available:
                     raise InvalidArgumentError(
                         f"{self._label}: execution provider '{pname}' is not available in this "
@@ -293,6 +294,10 @@ class PythonSession:
             err = ModelLoadError(f"{self._label}: {where}: {text}")
             err.ort_code = _ort_code(exc)
             raise err from None
+        # onnxruntime keeps the model's bytes for its set_providers() and pickling, which
+        # the fallback never uses: drop them, as the native backend keeps none either.
+        if getattr(self._sess, "_model_bytes", None) is not None:
+            self._sess._model_bytes = None
         # The C-level session: skips InferenceSession.run's own Python-side checks,
         # which ours replace.
         self._run = self._sess._sess.run
@@ -433,16 +438,33 @@ class PythonSession:
         self._check_tensor(spec, value, "input")
         return _for_ort(value, spec)
 
-    def run(self, feeds: Any, outputs: Any = None, out: Any = None) -> dict[str, Any]:
+    def run(self, feeds: Any, outputs: Any = None, *, out: Any = None) -> dict[str, Any]:
         run = self._run
         if run is None:
             raise self._fail(SessionClosedError, "session is closed")
         if outputs is None and out is None and self._fast_ok(feeds):
-            try:
-                return dict(zip(self._out_names, run(self._out_names, feeds, None), strict=False))
-            except Exception as exc:  # noqa: BLE001 - re-raised as our type
-                raise self._run_error(exc, feeds) from None
+            names = self._out_names
+            return dict(zip(names, self._ort_run(run, names, feeds, feeds), strict=False))
         return self._run_general(run, feeds, outputs, out)
+
+    def _ort_run(self, run: Any, names: list[str], feeds: Any, given: Any) -> Any:
+        """onnxruntime's run, counted in ``_exit.inside_ort`` (see _exit.py: at exit,
+        the interpreter waits for these and refuses new ones from other threads)."""
+        inside = _exit.inside_ort
+        inside.append(None)
+        try:
+            if _exit.exiting and not _exit.may_run():
+                raise self._fail(
+                    SessionClosedError,
+                    "the interpreter is exiting: runs from threads other than the exiting "
+                    "one are refused",
+                )
+            try:
+                return run(names, feeds, None)
+            except Exception as exc:  # noqa: BLE001 - re-raised as our type
+                raise self._run_error(exc, given) from None
+        finally:
+            inside.pop()
 
     def _fast_ok(self, feeds: Any) -> bool:
         """The common call, checked inline: a dict with every feed a plain array of the
@@ -488,10 +510,8 @@ class PythonSession:
         run = self._run
         if run is None:
             raise self._fail(SessionClosedError, "session is closed")
-        try:
-            return dict(zip(self._out_names, run(self._out_names, ort_feeds, None), strict=False))
-        except Exception as exc:  # noqa: BLE001 - re-raised as our type
-            raise self._run_error(exc, given) from None
+        names = self._out_names
+        return dict(zip(names, self._ort_run(run, names, ort_feeds, given), strict=False))
 
     def _run_general(self, run: Any, feeds: Any, outputs: Any, out: Any) -> dict[str, Any]:
         in_specs = self._in
@@ -584,10 +604,7 @@ class PythonSession:
                         )
                     self._check_tensor(spec, arr, "out array for output")
         # 8: run.
-        try:
-            results = run(names, ort_feeds, None)
-        except Exception as exc:  # noqa: BLE001 - re-raised as our type
-            raise self._run_error(exc, given) from None
+        results = self._ort_run(run, names, ort_feeds, given)
         if targets:
             return self._deliver(names, results, targets, given)
         return dict(zip(names, results, strict=False))

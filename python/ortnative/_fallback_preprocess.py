@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from .options import PreprocessOptions
 
 ALPHA_ONE = 1 << 14  # bilinear horizontal weights: 14-bit fixed point
 _F32 = np.float32
@@ -143,23 +144,15 @@ def to_uint8(v: np.ndarray) -> np.ndarray:
 class PythonPreprocessor:
     """Same constructor and methods as ortnative._core.ImagePreprocessor."""
 
-    def __init__(
-        self,
-        height: int,
-        width: int,
-        resize: str,
-        fit: str,
-        align: str,
-        input_order: str,
-        output_order: str,
-        scale: float,
-        mean: Sequence[float],
-        std: Sequence[float],
-        pad_value: Sequence[float],
-        dtype: str,
-        layout: str,
-        threads: int,
-    ) -> None:
+    def __init__(self, o: PreprocessOptions) -> None:
+        (height, width), resize, fit, align = o.hw, o.resize, o.fit, o.align
+        input_order, output_order, dtype, layout = o.input_order, o.output_order, o.dtype, o.layout
+        scale, mean, std, pad_value = (
+            float(o.scale or 0),
+            o.padded("mean"),
+            o.padded("std"),
+            o.padded("pad_value"),
+        )
         self.height, self.width = height, width
         self.resize, self.fit, self.align = resize, fit, align
         self.input_order, self.output_order = input_order, output_order

@@ -16,6 +16,7 @@ import concurrent.futures
 import heapq
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _exit
 from ._fallback import PythonSession
 from ._messages import format_model_shape
 from .errors import (
@@ -32,6 +34,7 @@ from .errors import (
     RequestTimeoutError,
     SchedulerClosedError,
 )
+from .options import ModelConfig
 
 _NEVER = math.inf
 _WINDOW = 4096  # latency samples kept per model and kind (as the core's Samples::kWindow)
@@ -109,27 +112,17 @@ class _Samples:
 
 
 class _Model:
-    def __init__(
-        self,
-        name: str,
-        session: PythonSession,
-        replicas: int,
-        max_batch_size: int,
-        max_queue_delay_us: int,
-        max_queue_size: int,
-        timeout_us: int,
-        preferred: list[int],
-    ) -> None:
+    def __init__(self, name: str, session: PythonSession, config: ModelConfig) -> None:
         self.name = name
         self.label = f"model '{name}'"
         self.session = session
-        self.replicas = replicas
-        self.max_batch_size = max_batch_size
-        self.delay = max_queue_delay_us / 1e6
-        self.max_queue_size = max_queue_size
-        self.timeout_us = timeout_us
-        self.preferred = sorted(set(preferred))
-        self.batching = max_batch_size > 1
+        self.replicas = replicas = config.replicas
+        self.max_batch_size = config.max_batch_size
+        self.delay = config.max_queue_delay_us / 1e6
+        self.max_queue_size = config.max_queue_size
+        self.timeout_us = config.timeout_us
+        self.preferred = sorted(set(config.preferred_batch_sizes))
+        self.batching = config.max_batch_size > 1
         self.inputs = [s.name for s in session._in]
         # -- guarded by the scheduler's lock --
         self.levels: dict[int, dict[int, _Pending]] = {}  # priority -> {id: request}, FIFO
@@ -259,7 +252,10 @@ class PythonScheduler:
         self._cancel_future = cancel
         self._resolve_async = resolve_async
         self.threads = threads or os.cpu_count() or 1
-        self._lock = threading.Lock()
+        # Reentrant, so that close() can tell when it was called on a thread that holds it
+        # (a signal handler, a __del__ or a weakref callback run by the garbage collector
+        # inside this scheduler's own bookkeeping): see close().
+        self._lock = threading.RLock()
         self._work_cv = threading.Condition(self._lock)
         self._timer_cv = threading.Condition(self._lock)
         self._models: list[_Model] = []
@@ -280,36 +276,25 @@ class PythonScheduler:
             threading.Thread(target=self._worker_main, name=f"ortnative-worker-{i}", daemon=True)
             for i in range(self.threads)
         ]
-        for t in self._threads:
+        # Python 3.12+ refuses new threads once the interpreter is shutting down (atexit
+        # handlers included): a scheduler made then has none, and runs each request on
+        # the thread that submits it (see _run_inline). The first start tells.
+        self._inline = False
+        try:
+            self._threads[0].start()
+        except RuntimeError:
+            self._threads = []
+            self._inline = True
+        for t in self._threads[1:]:
             t.start()
 
     # -- models ----------------------------------------------------------------------
-    def add_model(
-        self,
-        name: str,
-        session: PythonSession,
-        replicas: int,
-        max_batch_size: int,
-        max_queue_delay_us: int,
-        max_queue_size: int,
-        timeout_us: int,
-        preferred_batch_sizes: list[int],
-        warmup: bool,
-    ) -> None:
+    def add_model(self, name: str, session: PythonSession, config: ModelConfig) -> None:
         self._refuse_model(name)
-        m = _Model(
-            name,
-            session,
-            replicas,
-            max_batch_size,
-            max_queue_delay_us,
-            max_queue_size,
-            timeout_us,
-            preferred_batch_sizes,
-        )
+        m = _Model(name, session, config)
         if m.batching:
             _check_batchable(m)
-        if warmup:
+        if config.warmup:
             m.warmup_runs = self._warm_up(m)
         with self._lock:
             self._refuse_model(name)
@@ -363,6 +348,8 @@ class PythonScheduler:
         p.submitted = now
         if p.timeout_us > 0:
             p.deadline = now + p.timeout_us / 1e6
+        if self._inline or _exit.exiting:
+            return self._run_inline(m, p)
         wake_worker = wake_timer = False
         with self._lock:
             if self._closed:
@@ -405,6 +392,27 @@ class PythonScheduler:
                 self._timer_cv.notify()
             return p.id
 
+    def _run_inline(self, m: _Model, p: _Pending) -> int:
+        """A request of a scheduler that has no threads (made while the interpreter shuts
+        down), or submitted after ortnative's exit handler ran (see _exit.py: only the
+        exiting thread may run the python backend then): it runs at once, on the
+        submitting thread (where refused, it ends with SessionClosedError as usual)."""
+        with self._lock:
+            if self._closed:
+                m.rejected += 1
+                raise SchedulerClosedError(f"{m.label}: the scheduler is closed; request refused")
+            p.id = self._next_id
+            self._next_id += 1
+            m.submitted += 1
+            m.running += 1
+        started = time.monotonic()
+        m.queue_us.add((started - p.submitted) * 1e6)
+        ending = self._run_alone(m, p)
+        with self._lock:
+            self._finish((m, None, [p], p.size, started), [ending], False, time.monotonic())
+        self._deliver([ending])
+        return p.id
+
     def run(self, name: str, feeds: Any, priority: int, timeout_us: int) -> dict[str, Any]:
         fut: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         self.submit(name, feeds, fut, priority, timeout_us)
@@ -431,6 +439,15 @@ class PythonScheduler:
         return True
 
     def close(self, drain: bool) -> None:
+        if self._lock._is_owned():  # type: ignore[attr-defined]
+            # Called from code that interrupted this scheduler's own bookkeeping on this
+            # thread (a signal handler, a __del__, a weakref callback): waiting here for
+            # the lock would wait forever. Close on a helper thread as soon as the
+            # interrupted code lets go of it.
+            threading.Thread(
+                target=self.close, args=(drain,), name="ortnative-close", daemon=True
+            ).start()
+            return
         ended: list[_Ending] = []
         with self._lock:
             self._closed = True
@@ -453,8 +470,11 @@ class PythonScheduler:
             self._timer_cv.notify_all()
         if ended:
             self._deliver(ended)
-        if threading.current_thread() in self._threads:
-            return  # from a callback: the threads end by themselves
+        if threading.current_thread() in self._threads or sys.is_finalizing():
+            # From a callback: the threads end by themselves. While the interpreter
+            # finalises, they can't (CPython ends a thread that wakes up then), and
+            # joining one would wait forever.
+            return
         with self._join_lock:
             if not self._joined:
                 self._joined = True
@@ -573,8 +593,9 @@ class PythonScheduler:
         self, batch: tuple[Any, ...], endings: list[_Ending], retried: bool, done: float
     ) -> None:
         m, slot, _taken, rows, started = batch
-        m.busy -= 1
-        m.free_slots.append(slot)
+        if slot is not None:  # None: run at exit, outside the slots
+            m.busy -= 1
+            m.free_slots.append(slot)
         m.running -= len(endings)
         m.batches += 1
         m.rows += rows
@@ -673,7 +694,11 @@ class PythonScheduler:
                     self._cancel_future(fut)
                 else:
                     self._set_exception(fut, error)
-            except Exception:  # noqa: BLE001, S110 - the future was resolved by its owner
+            except BaseException:  # noqa: BLE001, S110
+                # The future was resolved by its owner (InvalidStateError), or a done-
+                # callback raised SystemExit (concurrent.futures logs Exceptions itself):
+                # as in any thread but the main one, sys.exit() ends the callback, not
+                # the process, and the other requests still get their results.
                 pass
             p.future = p.feeds = p.given = None
         for loop, items in loops.values():

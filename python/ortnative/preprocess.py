@@ -11,7 +11,6 @@ in numpy); the native one is many times faster.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,6 +19,7 @@ import numpy as np
 
 from . import _backend
 from .errors import InvalidArgumentError
+from .options import LAYOUTS, PREPROCESS_DTYPES, PreprocessOptions, _choice
 
 if TYPE_CHECKING:
     from .session import Session
@@ -28,15 +28,6 @@ __all__ = ["ImagePreprocessor", "Pipeline", "Transform"]
 
 Images = np.ndarray | Sequence[np.ndarray]
 PerChannel = float | Sequence[float] | None
-
-_RESIZE = ("nearest", "bilinear", "area")
-_FIT = ("stretch", "letterbox", "center_crop")
-_ALIGN = ("center", "top_left")
-_INPUT_ORDERS = ("bgr", "rgb", "bgra", "rgba", "gray")
-_OUTPUT_ORDERS = ("rgb", "bgr", "gray")
-_LAYOUTS = ("nchw", "nhwc")
-_DTYPES = ("float32", "float16", "uint8")
-_F32_MAX = 3.4028234663852886e38  # float(numpy.finfo(numpy.float32).max)
 
 
 class Transform(NamedTuple):
@@ -90,83 +81,6 @@ def _coords(coords: Any) -> np.ndarray:
     return a
 
 
-# --- argument checks (shared by both backends) ------------------------------------------
-
-
-def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidArgumentError(
-            f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}"
-        )
-    return value
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _size(size: Any) -> tuple[int, int]:
-    if _is_int(size):
-        hw = (int(size), int(size))
-    elif isinstance(size, (tuple, list)) and len(size) == 2 and all(_is_int(v) for v in size):
-        hw = (int(size[0]), int(size[1]))
-    else:
-        hw = (0, 0)
-    if hw[0] <= 0 or hw[1] <= 0:
-        raise InvalidArgumentError(
-            f"size must be a positive int or a (height, width) pair of positive ints, got {size!r}"
-        )
-    return hw
-
-
-def _dtype(dtype: Any) -> str:
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in _DTYPES:
-        shown = dtype if isinstance(dtype, str) or name is None else name
-        raise InvalidArgumentError(
-            f"dtype must be one of {', '.join(repr(d) for d in _DTYPES)}, got {shown!r}"
-        )
-    return str(name)
-
-
-def _per_channel(name: str, value: PerChannel, n: int) -> tuple[float, ...] | None:
-    """VALUE as N floats (a number applies to every channel); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        values = None
-    elif isinstance(value, (int, float, np.number)):
-        values = [float(value)] * n
-    else:
-        try:
-            values = [float(v) for v in value]
-        except (TypeError, ValueError):
-            values = None
-    if values is None:
-        raise InvalidArgumentError(
-            f"{name} must be a number or a sequence of {n} numbers (one per output channel), "
-            f"got {value!r}"
-        )
-    if len(values) != n:
-        raise InvalidArgumentError(
-            f"{name} must be a number or {n} number{'' if n == 1 else 's'} (one per output "
-            f"channel, in output_order), got {len(values)}"
-        )
-    for c, v in enumerate(values):
-        if not math.isfinite(v):
-            raise InvalidArgumentError(f"{name} must be finite, got {v!r} for output channel {c}")
-    return tuple(values)
-
-
-def _pad3(values: tuple[float, ...] | None, default: float) -> tuple[float, float, float]:
-    v = list(values) if values is not None else []
-    v += [default] * (3 - len(v))
-    return (v[0], v[1], v[2])
-
-
 def _fmt_values(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(repr(v) for v in values) + ("," if len(values) == 1 else "") + ")"
 
@@ -218,101 +132,34 @@ class ImagePreprocessor:
 
     __slots__ = (
         "__weakref__",
-        "_align",
         "_backend",
-        "_dtype",
-        "_fit",
         "_geometry_cache",
         "_impl",
-        "_input_order",
-        "_layout",
         "_local",
-        "_mean",
-        "_output_order",
-        "_pad_value",
+        "_opts",
         "_requested",
-        "_resize",
         "_run",
-        "_scale",
-        "_size",
-        "_std",
-        "_threads",
     )
 
     def __init__(
         self,
-        size: int | tuple[int, int] = (224, 224),
-        resize: str = "bilinear",
-        fit: str = "stretch",
-        input_order: str = "bgr",
-        output_order: str = "rgb",
-        scale: float | None = None,
-        mean: PerChannel = None,
-        std: PerChannel = None,
-        layout: str = "nchw",
-        dtype: Any = "float32",
+        size: int | tuple[int, int] | None = None,
         *,
-        pad_value: PerChannel = 114.0,
-        align: str = "center",
-        threads: int = 0,
+        options: PreprocessOptions | None = None,
         backend: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        self._size = _size(size)
-        self._resize = _choice("resize", resize, _RESIZE)
-        self._fit = _choice("fit", fit, _FIT)
-        self._align = _choice("align", align, _ALIGN)
-        self._input_order = _choice("input_order", input_order, _INPUT_ORDERS)
-        self._output_order = _choice("output_order", output_order, _OUTPUT_ORDERS)
-        self._layout = _choice("layout", layout, _LAYOUTS)
-        self._dtype = _dtype(dtype)
-        if not _is_int(threads) or threads < 0:
-            raise InvalidArgumentError(f"threads must be an int >= 0, got {threads!r}")
-        self._threads = int(threads)
-        if scale is None:
-            scale = 1.0 if self._dtype == "uint8" else 1 / 255
-        if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
-            raise InvalidArgumentError(f"scale must be a finite number, got {scale!r}")
-        if not math.isfinite(float(scale)):
-            raise InvalidArgumentError(f"scale must be a finite number, got {float(scale)!r}")
-        self._scale = float(scale)
-        n = 1 if self._output_order == "gray" else 3
-        self._mean = _per_channel("mean", mean, n)
-        self._std = _per_channel("std", std, n)
-        self._pad_value = _per_channel("pad_value", pad_value, n)
-        for c, s in enumerate(self._std or ()):
-            if s == 0:
-                raise InvalidArgumentError(f"std must be non-zero, got 0 for output channel {c}")
-        mean3, std3 = _pad3(self._mean, 0.0), _pad3(self._std, 1.0)
-        for c in range(n):
-            a, b = self._scale / std3[c], -mean3[c] / std3[c]
-            if not (abs(a) <= _F32_MAX and abs(b) <= _F32_MAX):
-                raise InvalidArgumentError(
-                    f"scale / std and mean / std must fit in float32 (output channel {c})"
-                )
+        if size is not None:
+            kwargs["size"] = size
+        self._opts = PreprocessOptions.of(options, kwargs, "ImagePreprocessor")
         self._requested = backend
         self._backend = _backend.resolve(backend)
-        args = (
-            self._size[0],
-            self._size[1],
-            self._resize,
-            self._fit,
-            self._align,
-            self._input_order,
-            self._output_order,
-            self._scale,
-            mean3,
-            std3,
-            _pad3(self._pad_value, 114.0),
-            self._dtype,
-            self._layout,
-            self._threads,
-        )
         if self._backend == "native":
-            self._impl = _backend.native_module().ImagePreprocessor(*args)
+            self._impl = _backend.native_module().ImagePreprocessor(self._opts)
         else:
             from ._fallback_preprocess import PythonPreprocessor
 
-            self._impl = PythonPreprocessor(*args)
+            self._impl = PythonPreprocessor(self._opts)
         self._run = self._impl.run
         self._local = threading.local()
         self._geometry_cache: dict[tuple[int, int], Transform] = {}
@@ -372,7 +219,7 @@ class ImagePreprocessor:
     def empty(self, n: int = 1) -> np.ndarray:
         """A new uninitialised array of :meth:`output_shape` (N) and the output dtype:
         a buffer to reuse with ``out=``."""
-        return np.empty(self.output_shape(n), self._dtype)
+        return np.empty(self.output_shape(n), self._opts.dtype)
 
     # -- construction from a model ----------------------------------------------------
     @classmethod
@@ -399,7 +246,7 @@ class ImagePreprocessor:
                     f"cannot tell the layout of input '{info.name}' {_fmt_shape(shape)}: "
                     "pass layout='nchw' or layout='nhwc'"
                 )
-        layout = _choice("layout", layout, _LAYOUTS)
+        layout = _choice("layout", layout, LAYOUTS)
         channels, h, w = (
             (shape[1], shape[2], shape[3]) if layout == "nchw" else (shape[3], shape[1], shape[2])
         )
@@ -419,10 +266,10 @@ class ImagePreprocessor:
                 )
             kwargs["output_order"] = "gray" if channels == 1 else "rgb"
         dtype = None if info.dtype is None else info.dtype.name
-        if dtype not in _DTYPES:
+        if dtype not in PREPROCESS_DTYPES:
             raise InvalidArgumentError(
                 f"input '{info.name}' takes {dtype or 'an unsupported type'}; ImagePreprocessor "
-                f"makes {', '.join(_DTYPES)}"
+                f"makes {', '.join(PREPROCESS_DTYPES)}"
             )
         kwargs["dtype"] = dtype
         kwargs.update(overrides)
@@ -430,76 +277,30 @@ class ImagePreprocessor:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt from its options; the backend travels only if it was asked for by name.
-        kwargs = {
-            "size": self._size,
-            "resize": self._resize,
-            "fit": self._fit,
-            "input_order": self._input_order,
-            "output_order": self._output_order,
-            "scale": self._scale,
-            "mean": self._mean,
-            "std": self._std,
-            "layout": self._layout,
-            "dtype": self._dtype,
-            "pad_value": self._pad_value,
-            "align": self._align,
-            "threads": self._threads,
-            "backend": self._requested,
-        }
-        return (_restore_preprocessor, (kwargs,))
+        return (_restore_preprocessor, (self._opts, self._requested))
 
     # -- facts -------------------------------------------------------------------------
     @property
-    def size(self) -> tuple[int, int]:
-        return self._size
+    def options(self) -> PreprocessOptions:
+        """The options record (see :class:`ortnative.PreprocessOptions`)."""
+        return self._opts
+
+    size = property(lambda self: self._opts.size, doc="Output (height, width).")
+    resize = property(lambda self: self._opts.resize)
+    fit = property(lambda self: self._opts.fit)
+    align = property(lambda self: self._opts.align)
+    input_order = property(lambda self: self._opts.input_order)
+    output_order = property(lambda self: self._opts.output_order)
+    scale = property(lambda self: self._opts.scale)
+    mean = property(lambda self: self._opts.mean)
+    std = property(lambda self: self._opts.std)
+    pad_value = property(lambda self: self._opts.pad_value)
+    layout = property(lambda self: self._opts.layout)
+    threads = property(lambda self: self._opts.threads)
 
     @property
-    def resize(self) -> str:
-        return self._resize
-
-    @property
-    def fit(self) -> str:
-        return self._fit
-
-    @property
-    def align(self) -> str:
-        return self._align
-
-    @property
-    def input_order(self) -> str:
-        return self._input_order
-
-    @property
-    def output_order(self) -> str:
-        return self._output_order
-
-    @property
-    def scale(self) -> float:
-        return self._scale
-
-    @property
-    def mean(self) -> tuple[float, ...] | None:
-        return self._mean
-
-    @property
-    def std(self) -> tuple[float, ...] | None:
-        return self._std
-
-    @property
-    def pad_value(self) -> tuple[float, ...] | None:
-        return self._pad_value
-
-    @property
-    def layout(self) -> str:
-        return self._layout
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self._dtype)
-
-    @property
-    def threads(self) -> int:
-        return self._threads
+    def dtype(self) -> np.dtype[Any]:
+        return np.dtype(str(self._opts.dtype))
 
     @property
     def backend(self) -> str:
@@ -507,32 +308,33 @@ class ImagePreprocessor:
 
     @property
     def output_channels(self) -> int:
-        return 1 if self._output_order == "gray" else 3
+        return self._opts.channels
 
     def __repr__(self) -> str:
-        scale = "1/255" if self._scale == 1 / 255 else repr(self._scale)
+        o = self._opts
+        scale = "1/255" if o.scale == 1 / 255 else repr(o.scale)
         parts = [
-            f"size={self._size}",
-            f"resize={self._resize!r}",
-            f"fit={self._fit!r}",
-            f"input_order={self._input_order!r}",
-            f"output_order={self._output_order!r}",
+            f"size={o.size}",
+            f"resize={o.resize!r}",
+            f"fit={o.fit!r}",
+            f"input_order={o.input_order!r}",
+            f"output_order={o.output_order!r}",
             f"scale={scale}",
         ]
-        if self._mean is not None:
-            parts.append(f"mean={_fmt_values(self._mean)}")
-        if self._std is not None:
-            parts.append(f"std={_fmt_values(self._std)}")
-        parts += [f"layout={self._layout!r}", f"dtype={self._dtype!r}"]
-        if self._fit == "letterbox":
-            parts.append(f"pad_value={_fmt_values(self._pad_value or ())}")
-            parts.append(f"align={self._align!r}")
-        parts += [f"threads={self._threads}", f"backend={self._backend!r}"]
+        for name in ("mean", "std"):
+            values = o.per_channel(name)
+            if values is not None:
+                parts.append(f"{name}={_fmt_values(values)}")
+        parts += [f"layout={o.layout!r}", f"dtype={o.dtype!r}"]
+        if o.fit == "letterbox":
+            parts.append(f"pad_value={_fmt_values(o.per_channel('pad_value') or ())}")
+            parts.append(f"align={o.align!r}")
+        parts += [f"threads={o.threads}", f"backend={self._backend!r}"]
         return f"ImagePreprocessor({', '.join(parts)})"
 
 
-def _restore_preprocessor(kwargs: dict[str, Any]) -> ImagePreprocessor:
-    return ImagePreprocessor(**kwargs)
+def _restore_preprocessor(options: PreprocessOptions, backend: str | None) -> ImagePreprocessor:
+    return ImagePreprocessor(options=options, backend=backend)
 
 
 def _sizes(images: Any) -> Sequence[tuple[int, int]]:
@@ -644,7 +446,8 @@ class Pipeline:
         try:
             self.preprocessor(images, out=buf)
             all_feeds = {self._input: buf} if not feeds else {**feeds, self._input: buf}
-            return self.session.run(all_feeds, self._outputs, out=out)
+            result: dict[str, np.ndarray] = self.session.run(all_feeds, self._outputs, out=out)
+            return result
         finally:
             self._give(n, buf)
 

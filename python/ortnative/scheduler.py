@@ -3,19 +3,23 @@ queues, replicas, dynamic batching, priorities, timeouts and backpressure."""
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
+import dataclasses
 import re
-import threading
 import weakref
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
-from . import _backend
-from ._options import normalize
+from . import _backend, _exit
 from .errors import InvalidArgumentError
+from .options import (
+    ModelConfig,
+    SessionOptions,
+    check_int,
+    check_priority,
+    milliseconds_to_us,
+)
 from .session import Feeds, ModelSource, _make_impl, _source
 
 if TYPE_CHECKING:
@@ -55,29 +59,7 @@ class ModelStats(TypedDict):
     total_us: LatencyStats
 
 
-_INT32 = (-(2**31), 2**31 - 1)
 _METRIC_PREFIX = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_SESSION_OPTIONS = (
-    "providers",
-    "intra_op_threads",
-    "inter_op_threads",
-    "graph_optimization",
-    "execution_mode",
-    "config",
-)
-
-_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
-_live_lock = threading.Lock()
-
-
-@atexit.register
-def _close_all() -> None:
-    # Scheduler threads call into Python to complete futures: they must be gone before
-    # the interpreter finalises. Queued requests end with SchedulerClosedError.
-    with _live_lock:
-        alive = list(_live)
-    for sched in alive:
-        sched.close(drain=False)
 
 
 def _resolve_async(items: list[tuple[Any, Any, BaseException | None]]) -> None:
@@ -118,37 +100,38 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
         return self.cancelled()
 
 
-def _int(label: str, value: Any, low: int, high: int | None = None, what: str = "") -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bound = f"an int >= {low}" if high is None else f"an int from {low} to {high}"
-        raise InvalidArgumentError(f"{label} must be {bound}{what}, got {value!r}")
-    return value
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
+_SESSION_FIELDS = frozenset(f.name for f in dataclasses.fields(SessionOptions))
+
+
+def _split_model_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """add_model's keywords: (ModelConfig fields, SessionOptions fields). The older
+    ``max_queue_delay_us`` (integer microseconds) becomes ``max_queue_delay_ms``."""
+    cfg: dict[str, Any] = {}
+    session: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key == "max_queue_delay_us":
+            if "max_queue_delay_ms" in kwargs:
+                raise TypeError("add_model() got both max_queue_delay_us and max_queue_delay_ms")
+            cfg["max_queue_delay_ms"] = check_int("max_queue_delay_us", value, 0, 60_000_000) / 1000
+        elif key in _CONFIG_FIELDS:
+            cfg[key] = value
+        elif key in _SESSION_FIELDS:
+            session[key] = value
+        else:
+            raise TypeError(
+                f"add_model() got an unexpected keyword argument {key!r} (session options: "
+                f"{', '.join(sorted(_SESSION_FIELDS))}; model options: "
+                f"{', '.join(sorted(_CONFIG_FIELDS))})"
+            )
+    return cfg, session
 
 
 def _request_args(priority: Any, timeout_ms: Any) -> int:
     """Checks a request's priority and timeout; returns the timeout in microseconds (0:
     the model's)."""
-    if type(priority) is not int or not _INT32[0] <= priority <= _INT32[1]:
-        _int("priority", priority, *_INT32)
-    return 0 if timeout_ms is None else _timeout_us("timeout_ms", timeout_ms)
-
-
-def _timeout_us(label: str, value: Any) -> int:
-    """Milliseconds (None = none) as whole microseconds (at least 1)."""
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidArgumentError(
-            f"{label} must be a number of milliseconds > 0, or None, got {value!r}"
-        )
-    if value > 1e12:
-        raise InvalidArgumentError(f"{label} must be at most 1e12 ms, got {value!r}")
-    return max(1, round(value * 1000))
+    check_priority(priority)
+    return milliseconds_to_us("timeout_ms", timeout_ms)
 
 
 class Scheduler:
@@ -172,7 +155,7 @@ class Scheduler:
     __slots__ = ("__weakref__", "_backend", "_impl")
 
     def __init__(self, *, threads: int = 0, backend: str | None = None) -> None:
-        threads = _int("threads", threads, 0, 4096, " (0 = one per CPU)")
+        threads = check_int("threads", threads, 0, 4096, " (0 = one per CPU)")
         chosen = _backend.resolve(backend)
         api = (
             concurrent.futures.Future.set_result,
@@ -187,8 +170,7 @@ class Scheduler:
 
             self._impl = PythonScheduler(threads, *api)
         self._backend = chosen
-        with _live_lock:
-            _live.add(self)
+        _exit.track(self)  # closed at exit if still open (see _exit.py)
 
     # -- models --------------------------------------------------------------------
     def add_model(
@@ -196,16 +178,14 @@ class Scheduler:
         name: str,
         model: ModelSource,
         *,
-        replicas: int = 1,
-        max_batch_size: int = 1,
-        max_queue_delay_us: int = 0,
-        max_queue_size: int = 1024,
-        timeout_ms: float | None = None,
-        preferred_batch_sizes: Sequence[int] | None = None,
-        warmup: bool = False,
-        **session_options: Any,
+        config: ModelConfig | None = None,
+        session_options: SessionOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         """Loads MODEL (a path or the model's bytes) as NAME.
+
+        How the model is served: the fields of :class:`ortnative.ModelConfig`, as keywords
+        or as ``config`` (keywords replace its fields):
 
         - ``replicas``: how many batches of this model may run at once. Replicas share
           one session (ONNX Runtime runs a session from several threads at once), so
@@ -216,8 +196,10 @@ class Scheduler:
           every input and output to have a free first dimension (``InvalidArgumentError``
           otherwise) and rows that don't influence each other. A request with more rows
           than this runs alone.
-        - ``max_queue_delay_us``: how long a batch may wait for more requests. It only
-          waits while requests arrive concurrently; a lone caller's request runs at once.
+        - ``max_queue_delay_ms``: how long a batch may wait for more requests (float
+          milliseconds; ``max_queue_delay_us``, integer microseconds, is the older
+          spelling). It only waits while requests arrive concurrently; a lone caller's
+          request runs at once.
         - ``preferred_batch_sizes``: sizes that go at once when reached (largest first).
         - ``max_queue_size``: requests waiting at most; beyond, :meth:`submit` raises
           :class:`QueueFullError` at once.
@@ -225,64 +207,24 @@ class Scheduler:
           :class:`RequestTimeoutError` and never runs (None: no timeout).
         - ``warmup``: run the model once per batch size (1, the preferred sizes,
           ``max_batch_size``) on each replica, with zeros, before it takes traffic.
-        - ``**session_options``: as for :class:`Session` (``providers``,
-          ``intra_op_threads``, ...).
+
+        How it is loaded: the fields of :class:`ortnative.SessionOptions` (``providers``,
+        ``intra_op_threads``, ...), as keywords or as ``session_options``.
 
         Errors about feeds name the model by NAME.
         """
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"a model name must be a non-empty str, got {name!r}")
-        unknown = sorted(set(session_options) - set(_SESSION_OPTIONS))
-        if unknown:
-            raise TypeError(
-                f"add_model() got an unexpected keyword argument {unknown[0]!r} (session "
-                f"options: {', '.join(_SESSION_OPTIONS)})"
-            )
-        replicas = _int("replicas", replicas, 1, 4096)
-        max_batch_size = _int("max_batch_size", max_batch_size, 1, 1 << 20)
-        delay = _int("max_queue_delay_us", max_queue_delay_us, 0, 60_000_000)
-        max_queue_size = _int("max_queue_size", max_queue_size, 1, 1 << 30)
-        timeout_us = _timeout_us("timeout_ms", timeout_ms)
-        preferred: list[int] = []
-        if preferred_batch_sizes is not None:
-            if isinstance(preferred_batch_sizes, (str, bytes)) or not isinstance(
-                preferred_batch_sizes, Sequence
-            ):
-                raise InvalidArgumentError(
-                    f"preferred_batch_sizes must be a list of ints, got {preferred_batch_sizes!r}"
-                )
-            for size in preferred_batch_sizes:
-                preferred.append(
-                    _int("each preferred batch size", size, 1, max_batch_size, " (max_batch_size)")
-                )
-        if not isinstance(warmup, bool):
-            raise InvalidArgumentError(f"warmup must be True or False, got {warmup!r}")
-        opts = normalize(
-            session_options.get("providers"),
-            session_options.get("intra_op_threads", 0),
-            session_options.get("inter_op_threads", 0),
-            session_options.get("graph_optimization", "all"),
-            session_options.get("execution_mode", "sequential"),
-            session_options.get("config"),
-        )
+        cfg_kw, session_kw = _split_model_kwargs(kwargs)
+        cfg = ModelConfig.of(config, cfg_kw, "add_model")
+        opts = SessionOptions.of(session_options, session_kw, "add_model")
         if self._backend == "python" and opts.intra_op_threads == 0 and opts.inter_op_threads == 0:
             # onnxruntime's Python API can't share pools between sessions (see README,
             # Backends): the fallback's models run on the scheduler's threads alone, so
             # that threads don't grow with models.
-            opts = opts._replace(intra_op_threads=1, inter_op_threads=1)
+            opts = dataclasses.replace(opts, intra_op_threads=1, inter_op_threads=1)
         source, _label = _source(model)
-        session = _make_impl(self._backend, source, opts, name)
-        self._impl.add_model(
-            name,
-            session,
-            replicas,
-            max_batch_size,
-            delay,
-            max_queue_size,
-            timeout_us,
-            preferred,
-            warmup,
-        )
+        self._impl.add_model(name, _make_impl(self._backend, source, opts, name), cfg)
 
     @property
     def models(self) -> list[str]:

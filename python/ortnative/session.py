@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -10,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from . import _backend
-from ._options import ProviderSpec, SessionOptions, normalize
 from ._types import TensorInfo
-from .errors import InvalidTypeError
+from .errors import InvalidArgumentError, InvalidTypeError
+from .options import SessionOptions
 
 if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import time)
     import concurrent.futures
@@ -49,6 +50,8 @@ def _source(model: Any) -> tuple[str | bytes | bytearray | memoryview, str]:
             path = os.fsdecode(path)
         return path, os.path.basename(path) or path
     if isinstance(model, (bytes, bytearray, memoryview)):
+        if isinstance(model, memoryview) and not model.c_contiguous:
+            raise InvalidArgumentError("model bytes must be a contiguous buffer")
         return model, "<bytes>"
     raise InvalidTypeError(
         f"model must be a path (str or os.PathLike) or the model's bytes, got {type(model).__name__}"
@@ -58,18 +61,9 @@ def _source(model: Any) -> tuple[str | bytes | bytearray | memoryview, str]:
 def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> Any:
     if backend == "native":
         core = _backend.native_runtime()
-        args = (
-            opts.providers,
-            opts.intra_op_threads,
-            opts.inter_op_threads,
-            opts.graph_optimization,
-            opts.execution_mode,
-            opts.config,
-            name,
-        )
         if isinstance(source, str):
-            return core.Session.from_file(source, *args)
-        return core.Session.from_bytes(source, *args)
+            return core.Session.from_file(source, opts, name)
+        return core.Session.from_bytes(source, opts, name)
     from ._fallback import PythonSession
 
     if isinstance(source, (bytearray, memoryview)):
@@ -80,22 +74,21 @@ def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> An
 class Session:
     """A loaded ONNX model.
 
-    ``model`` is a path or the model's bytes. Options:
-
-    - ``providers``: execution providers in priority order, each a name or a
-      ``(name, {option: value})`` pair; ``None`` means CPU. A provider this ONNX
-      Runtime build lacks is an :class:`InvalidArgumentError`, not a silent fallback.
-    - ``intra_op_threads`` / ``inter_op_threads``: 0 (default) uses the thread pools
-      all sessions share (see :func:`ortnative.set_global_thread_pools`); > 0 gives this
-      session pools of its own of that size.
-    - ``graph_optimization``: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
-    - ``execution_mode``: ``"sequential"`` or ``"parallel"``.
-    - ``config``: ORT session config entries, ``{key: value}``.
-    - ``backend``: ``"native"``, ``"python"`` or ``None`` for :data:`ortnative.backend`.
+    ``Session(model, *, options=None, backend=None, keep_model=False, **options)``:
+    ``model`` is a path or the model's bytes. The options are the fields of
+    :class:`ortnative.SessionOptions`, as keywords or as a record (keywords replace its
+    fields): ``providers``, ``intra_op_threads`` / ``inter_op_threads`` (0: the pools all
+    sessions share), ``graph_optimization``, ``execution_mode``, ``config``.
+    ``backend``: ``"native"``, ``"python"`` or ``None`` for :data:`ortnative.backend`.
 
     Loading (parsing and graph optimisation) releases the GIL on the native backend,
     so other threads keep running. A session may be used from many threads at once.
-    Sessions pickle: unpickling loads the model again from the same path or bytes.
+
+    Sessions pickle (for ``multiprocessing``): unpickling loads the model again. A
+    session loaded from a path pickles its path. One loaded from bytes keeps no copy of
+    them unless ``keep_model=True`` (which costs the model's size in memory for the
+    session's lifetime: an immutable copy, unless the bytes given already were
+    ``bytes``); pickling it without raises ``TypeError``.
     """
 
     inputs: list[TensorInfo]
@@ -105,47 +98,36 @@ class Session:
         self,
         model: ModelSource,
         *,
-        providers: Sequence[ProviderSpec] | None = None,
-        intra_op_threads: int = 0,
-        inter_op_threads: int = 0,
-        graph_optimization: str = "all",
-        execution_mode: str = "sequential",
-        config: Mapping[str, str] | None = None,
+        options: SessionOptions | None = None,
         backend: str | None = None,
+        keep_model: bool = False,
+        **kwargs: Any,
     ) -> None:
-        opts = normalize(
-            providers,
-            intra_op_threads,
-            inter_op_threads,
-            graph_optimization,
-            execution_mode,
-            config,
-        )
+        opts = SessionOptions.of(options, kwargs, "Session")
         chosen = _backend.resolve(backend)
         source, name = _source(model)
         self._impl = _make_impl(chosen, source, opts, name)
-        # The per-call path: the backend's own run, installed on the instance so that a
-        # call skips this class's Python-level run() below (one frame less per call).
-        # On the native backend it is a builtin bound to the session; both take
-        # (feeds, outputs=None, out=None) like run().
+        # The per-call path: the backend's own run (on the native backend a builtin bound
+        # to the session, which skips pybind11's dispatch), read by the `run` property.
         self._run = self._impl.bound_run() if chosen == "native" else self._impl.run
-        self.run = self._run  # type: ignore[method-assign]
         self._backend = chosen
         self._requested = backend
-        self._model = model
+        # What pickling needs to load the model again: its path, or (keep_model) bytes.
+        self._reload: str | bytes | None = None
+        if isinstance(source, str):
+            self._reload = source
+        elif keep_model:
+            self._reload = source if isinstance(source, bytes) else bytes(source)
         self._options = opts
         self.inputs = [TensorInfo(n, d, s) for n, d, s, _k in self._impl.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s, _k in self._impl.outputs]
 
     # -- running -------------------------------------------------------------------
-    def run(
-        self,
-        feeds: Feeds,
-        outputs: Sequence[str] | None = None,
-        *,
-        out: Mapping[str, np.ndarray] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Runs the model and returns ``{output name: array}``.
+    run = property(
+        operator.attrgetter("_run"),
+        doc="""``run(feeds, outputs=None, *, out=None) -> dict[str, numpy.ndarray]``
+
+        Runs the model and returns ``{output name: array}``.
 
         ``feeds``: ``{input name: array}``, a list of arrays in input order, or one
         array for a single-input model. Arrays must have the input's dtype exactly
@@ -163,11 +145,11 @@ class Session:
         :class:`InvalidTypeError` for bad feeds, :class:`SessionClosedError` after
         :meth:`close`, :class:`OrtError` when ORT fails.
 
-        (Each instance replaces this method with its backend's run, which behaves
-        the same; this one documents it and serves subclasses that call it.)
-        """
-        result: dict[str, np.ndarray] = self._run(feeds, outputs, out)
-        return result
+        (A property whose value is the backend's own run, so a call costs no Python
+        frame; a subclass may define ``run`` as a method and call ``super().run(...)``,
+        and ``mock.patch.object(Session, "run")`` reaches every instance.)
+        """,
+    )
 
     def run_async(
         self,
@@ -180,7 +162,7 @@ class Session:
 
         Don't modify the feed arrays until the future is done: they are read in place.
         """
-        return _shared_executor().submit(self._run, feeds, outputs, out)
+        return _shared_executor().submit(self.run, feeds, outputs, out=out)
 
     async def arun(
         self,
@@ -241,27 +223,16 @@ class Session:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        model = self._model
-        if isinstance(model, (bytearray, memoryview)):
-            model = bytes(model)
-        elif isinstance(model, os.PathLike):
-            model = os.fspath(model)
+        if self._reload is None:
+            raise TypeError(
+                f"cannot pickle Session {self.name!r}: it was loaded from bytes and keeps no "
+                "copy of them; load it from a path, or pass keep_model=True (which keeps "
+                "the model's bytes in memory for the session's lifetime)"
+            )
         # The backend travels only if it was asked for by name: an unpickling process
         # without the native module still gets a working session.
-        return (_restore, (model, self._options, self._requested))
+        return (_restore, (self._reload, self._options, self._requested))
 
 
 def _restore(model: Any, options: SessionOptions, backend: str | None) -> Session:
-    providers: list[ProviderSpec] = [
-        (name, dict(popts)) if popts else name for name, popts in options.providers
-    ]
-    return Session(
-        model,
-        providers=providers or None,
-        intra_op_threads=options.intra_op_threads,
-        inter_op_threads=options.inter_op_threads,
-        graph_optimization=options.graph_optimization,
-        execution_mode=options.execution_mode,
-        config=options.config,
-        backend=backend,
-    )
+    return Session(model, options=options, backend=backend, keep_model=isinstance(model, bytes))

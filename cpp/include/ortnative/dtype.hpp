@@ -35,6 +35,9 @@ std::size_t dtype_itemsize(DType dtype) noexcept;
 // style names are not produced: unsupported types give "unsupported".
 std::string_view dtype_name(DType dtype) noexcept;
 
+// The inverse of dtype_name for the supported types; kUndefined for any other name.
+DType dtype_from_name(std::string_view name) noexcept;
+
 // True for the element types ortnative can feed and return.
 bool dtype_supported(DType dtype) noexcept;
 

@@ -60,6 +60,13 @@ std::string_view resize_mode_name(ResizeMode m) noexcept;
 std::string_view fit_mode_name(FitMode f) noexcept;
 std::string_view align_name(Align a) noexcept;
 std::string_view layout_name(Layout l) noexcept;
+// The inverse of the above: InvalidArgumentError ("resize must be one of 'nearest',
+// 'bilinear', 'area', got 'x'") for any other name. WHAT names the option in the message.
+ColorOrder color_order_from_name(std::string_view name, std::string_view what = "input_order");
+ResizeMode resize_mode_from_name(std::string_view name);
+FitMode fit_mode_from_name(std::string_view name);
+Align align_from_name(std::string_view name);
+Layout layout_from_name(std::string_view name);
 // Channels an image in order O has: 3 (bgr, rgb), 4 (bgra, rgba) or 1 (gray).
 int color_order_channels(ColorOrder o) noexcept;
 

@@ -227,7 +227,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
   // close(false), then joins the threads (a scheduler destroyed from one of its own
-  // callbacks leaves that thread to finish by itself).
+  // callbacks leaves that thread to finish by itself; after close(drain, false) it
+  // waits for none).
   ~Scheduler();
 
   // Adds SESSION as model NAME. Throws InvalidArgumentError for a name already in use, an
@@ -267,11 +268,16 @@ class Scheduler {
 
   // Stops taking requests (submit and add_model then throw SchedulerClosedError). With
   // DRAIN, queued requests still run (or time out); without, they end with
-  // SchedulerClosedError. Either way, waits for running batches and their callbacks, then
+  // SchedulerClosedError. With WAIT, waits for running batches and their callbacks, then
   // stops the threads (from a callback of this scheduler it does not wait: the threads
-  // finish by themselves). Idempotent; close(false) after close(true) ends whatever is
-  // still queued.
-  void close(bool drain = true);
+  // finish by themselves). Without WAIT it returns at once, and neither this call nor
+  // the destructor waits for the threads: running batches finish, their callbacks run
+  // and the threads end by themselves, keeping what they use alive. That is for a host
+  // whose threads may be unable to finish (an embedding runtime shutting down, whose
+  // callbacks can no longer run); the Python bindings close so during interpreter
+  // finalisation. Idempotent; close(false) after close(true) ends whatever is still
+  // queued.
+  void close(bool drain = true, bool wait = true);
   bool closed() const noexcept;
 
   // Snapshots (InvalidArgumentError for an unknown model).

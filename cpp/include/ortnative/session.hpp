@@ -32,6 +32,14 @@ namespace ortnative {
 enum class GraphOptimization : uint8_t { kDisable, kBasic, kExtended, kAll };
 enum class ExecutionMode : uint8_t { kSequential, kParallel };
 
+// Names as the Python API and configuration files spell them ("disable", "basic",
+// "extended", "all"; "sequential", "parallel"), and back: the *_from_name functions throw
+// InvalidArgumentError naming the allowed values for any other name.
+std::string_view graph_optimization_name(GraphOptimization g) noexcept;
+std::string_view execution_mode_name(ExecutionMode m) noexcept;
+GraphOptimization graph_optimization_from_name(std::string_view name);
+ExecutionMode execution_mode_from_name(std::string_view name);
+
 // An execution provider by ORT's name ("CPUExecutionProvider", "CUDAExecutionProvider",
 // ...) with provider options as key/value strings.
 struct Provider {
