@@ -148,6 +148,35 @@ def test_bad_library_path_is_a_clear_error(tmp_path):
     assert "ORTNATIVE_ORT_LIBRARY" in proc.stdout
 
 
+# Prints the path of the libonnxruntime the native backend loaded (load_runtime
+# returns the first load's).
+_LOADED = """
+    import ortnative
+    from ortnative import _backend
+    ortnative.ort_version("native")
+    print(_backend.native_module().load_runtime([])[0])
+"""
+
+
+def test_library_from_environment_wins(tmp_path):
+    # ORTNATIVE_ORT_LIBRARY is tried before the onnxruntime package's library: the same
+    # library under another path (a symlink) is the one loaded.
+    require_backend("native")
+    from ortnative import _ortlib
+
+    packaged = _ortlib.package_libraries()
+    assert packaged, "the onnxruntime package (a dependency) has no libonnxruntime"
+    link = tmp_path / "elsewhere" / os.path.basename(packaged[0])
+    link.parent.mkdir()
+    link.symlink_to(packaged[0])
+    proc = _python(_LOADED, {"ORTNATIVE_ORT_LIBRARY": str(link)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(link)
+    proc = _python(_LOADED)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == packaged[0]  # without it, the package's
+
+
 def test_library_without_ort_symbol(tmp_path):
     require_backend("native")
     import ortnative

@@ -6,8 +6,9 @@
 //   - load_runtime() with none: $ORTNATIVE_ORT_LIBRARY if set (and only it), else the
 //     system's (libonnxruntime.so.1 / libonnxruntime.so through the dynamic loader's
 //     search path; libonnxruntime.dylib on macOS; onnxruntime.dll on Windows).
-// The Python package passes the library inside the installed `onnxruntime` (or
-// `onnxruntime-gpu`) wheel. The first successful load wins; later calls return it.
+// The Python package passes $ORTNATIVE_ORT_LIBRARY if set (and only it), else the
+// library inside the installed `onnxruntime` (or `onnxruntime-gpu`) wheel, else no
+// candidates (the defaults above). The first successful load wins; later calls return it.
 // A session created before any load_runtime() call loads with the defaults.
 //
 // Loading fails three distinct ways, each a RuntimeLoadError naming the path(s) tried:
