@@ -20,7 +20,9 @@
 // threads of its own (SessionOptions::intra_op_threads/inter_op_threads > 0).
 // Their sizes come from set_global_thread_pools() if called before the first session,
 // else from $ORTNATIVE_INTRA_OP_THREADS / $ORTNATIVE_INTER_OP_THREADS, else ORT's
-// defaults (0: one intra-op thread per physical core).
+// defaults (0: one intra-op thread per physical core). Its log severity comes from
+// $ORTNATIVE_LOG_LEVEL, 0 (verbose) to 4 (fatal only, the default); another value makes
+// creating the environment, and so the session that needs it, an InvalidArgumentError.
 //
 // All functions here are thread-safe.
 #pragma once
