@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
+from conftest import git
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ = os.path.join(ROOT, "tests", "fuzz")
@@ -96,22 +96,8 @@ def test_runner_refuses_missing_keep_dir(tmp_path):
     assert not (tmp_path / "no").exists()
 
 
-def _git(*args: str) -> subprocess.CompletedProcess[str]:
-    if not os.path.isdir(os.path.join(ROOT, ".git")) and not os.path.isfile(
-        os.path.join(ROOT, ".git")
-    ):
-        pytest.skip("needs a git checkout (e.g. not when testing an installed wheel)")
-    if shutil.which("git") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must check the repository's files, but git is not on PATH")
-        pytest.skip("git is not on PATH")
-    return subprocess.run(
-        ["git", *args], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
-
-
 def test_no_fuzz_artefacts_committed():
-    proc = _git("ls-files")
+    proc = git("ls-files")
     assert proc.returncode == 0, proc.stderr
     tracked = proc.stdout.splitlines()
     parts = {p for path in tracked for p in path.split("/")}
@@ -121,5 +107,5 @@ def test_no_fuzz_artefacts_committed():
 
 def test_fuzz_artefacts_ignored():
     names = [a.replace("*", "0123abcd") for a in ARTEFACTS]
-    proc = _git("check-ignore", "--no-index", *names)  # exit status 1: none ignored
+    proc = git("check-ignore", "--no-index", *names)  # exit status 1: none ignored
     assert proc.stdout.split() == names, proc.stderr
