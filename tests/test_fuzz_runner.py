@@ -33,7 +33,8 @@ def Setup(argv, test_one_input):
 
 
 def _target(name: str, *args: str, cwd: str, stub_dir: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": stub_dir}
+    path = os.pathsep.join(p for p in (stub_dir, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run(
         [sys.executable, os.path.join(FUZZ, f"fuzz_{name}.py"), *args],
         check=False,
