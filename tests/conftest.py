@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -69,6 +70,23 @@ def check_error(err: BaseException, case: Any) -> None:
     for base in case.also:
         assert isinstance(err, base)
     assert re.search(case.match, str(err)), str(err)
+
+
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    """`git ARGS` in the source checkout. Skips outside one (the wheel check runs a copy of
+    tests/); a missing git skips too, or, under CI, fails."""
+    import shutil
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.exists(os.path.join(root, ".git")):
+        pytest.skip("needs the git checkout (e.g. not when testing an installed wheel)")
+    if shutil.which("git") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must check the repository's files, but git is not on PATH")
+        pytest.skip("git is not on PATH")
+    return subprocess.run(
+        ["git", *args], check=False, capture_output=True, text=True, cwd=root, timeout=60
+    )
 
 
 def require_backend(name: str) -> str:

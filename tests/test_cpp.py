@@ -21,14 +21,26 @@ from ortnative import _ortlib, models
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build", "ctest")
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")) or shutil.which("cmake") is None,
-    reason="needs the source checkout and cmake (e.g. when testing an installed wheel)",
-)
+
+def require_tool(*names: str) -> str:
+    """The path of the first of NAMES on PATH. When none is there: a skip saying so, or,
+    under CI, a failure (CI must run the C++ suite, as it must the native backend)."""
+    for name in names:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    what = " or ".join(names)
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the C++ suite, but {what} is not on PATH")
+    pytest.skip(f"{what} is not on PATH")
 
 
 @pytest.fixture(scope="module")
 def built() -> str:
+    if not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")):
+        pytest.skip("needs the source checkout (e.g. when testing an installed wheel)")
+    require_tool("cmake")
+    require_tool("ctest")
     gen = ["-G", "Ninja"] if shutil.which("ninja") else []
     lib = _ortlib.candidates()
     cfg = [
@@ -155,11 +167,9 @@ def test_example_against_installed_package(installed, tmp_path):
     assert f"prod: float32 (1, 3) [{', '.join(f'{v:g}' for v in want['prod'][0])}]" in out
 
 
-@pytest.mark.skipif(shutil.which("pkg-config") is None, reason="pkg-config is not installed")
 def test_pkg_config_build(installed, tmp_path):
-    compiler = shutil.which("c++") or shutil.which("g++")
-    if compiler is None:
-        pytest.skip("no C++ compiler on PATH")
+    require_tool("pkg-config")
+    compiler = require_tool("c++", "g++")
     pc_dir = os.path.join(installed, "lib", "pkgconfig")
     flags = subprocess.run(
         ["pkg-config", "--cflags", "--libs", "ortnative"],
@@ -201,3 +211,30 @@ def test_example_reports_errors(built, tmp_path):
     )
     assert proc.returncode == 1
     assert "RuntimeLoadError" in proc.stderr
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_missing_cmake_fails_under_ci(ci, tmp_path):
+    # The C++ suite in a child pytest whose PATH holds no cmake: a skip naming cmake
+    # outside CI, a failure under CI.
+    env = {**os.environ, "PATH": str(tmp_path), "CI": ci}
+    test = f"{os.path.abspath(__file__)}::test_ctest"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    out = proc.stdout + proc.stderr
+    if ci:
+        assert proc.returncode == 1, out
+        assert "CI must run the C++ suite, but cmake is not on PATH" in out
+        assert "1 error" in out
+    else:
+        assert proc.returncode == 0, out
+        assert "SKIPPED" in out
+        assert "cmake is not on PATH" in out
+        assert "1 skipped" in out

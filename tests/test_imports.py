@@ -148,6 +148,35 @@ def test_bad_library_path_is_a_clear_error(tmp_path):
     assert "ORTNATIVE_ORT_LIBRARY" in proc.stdout
 
 
+# Prints the path of the libonnxruntime the native backend loaded (load_runtime
+# returns the first load's).
+_LOADED = """
+    import ortnative
+    from ortnative import _backend
+    ortnative.ort_version("native")
+    print(_backend.native_module().load_runtime([])[0])
+"""
+
+
+def test_library_from_environment_wins(tmp_path):
+    # ORTNATIVE_ORT_LIBRARY is tried before the onnxruntime package's library: the same
+    # library under another path (a symlink) is the one loaded.
+    require_backend("native")
+    from ortnative import _ortlib
+
+    packaged = _ortlib.package_libraries()
+    assert packaged, "the onnxruntime package (a dependency) has no libonnxruntime"
+    link = tmp_path / "elsewhere" / os.path.basename(packaged[0])
+    link.parent.mkdir()
+    link.symlink_to(packaged[0])
+    proc = _python(_LOADED, {"ORTNATIVE_ORT_LIBRARY": str(link)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(link)
+    proc = _python(_LOADED)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == packaged[0]  # without it, the package's
+
+
 def test_library_without_ort_symbol(tmp_path):
     require_backend("native")
     import ortnative
@@ -196,6 +225,88 @@ def test_bad_thread_pool_environment(backend):
     )
     assert proc.returncode == 0, proc.stderr
     assert "ORTNATIVE_INTRA_OP_THREADS='many' is not a thread count" in proc.stdout
+
+
+_LOG_LEVEL_ERROR = (
+    "InvalidArgumentError ValueError environment variable ORTNATIVE_LOG_LEVEL='{}' is not "
+    "a log level (an integer from 0 to 4: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal)"
+)
+# Made in a fresh process started with ORTNATIVE_LOG_LEVEL bad: the import is fine, each
+# session made raises while the variable is bad (each time read again, as when the first
+# one fails), none once it is good, and after that first good session it is not read.
+_LOG_LEVEL_SCRIPT = """
+    import os, sys
+    import ortnative
+    from ortnative import models
+
+    def make():
+        try:
+            ortnative.Session(models.add_one((1, 4)), backend="{backend}")
+            print("ok")
+        except ortnative.InvalidArgumentError as e:
+            print(type(e).__name__, "ValueError" if isinstance(e, ValueError) else "-", e)
+
+    make()
+    for value in sys.argv[1:]:
+        os.environ["ORTNATIVE_LOG_LEVEL"] = value
+        make()
+    os.environ["ORTNATIVE_LOG_LEVEL"] = "3"
+    make()
+    os.environ["ORTNATIVE_LOG_LEVEL"] = "junk"  # read once: too late now
+    make()
+"""
+BAD_LOG_LEVELS = ["-1", "5", "44", "2.0", "4x", "+1", " 1 2", "\u0663", "fatal", "0x1"]
+
+
+def test_log_level_environment_is_checked(backend):
+    # One behaviour on both backends: the core's (an error naming the variable and the
+    # range, at session creation), not the fallback's old silent 4 and clamping.
+    env = {**os.environ, "ORTNATIVE_LOG_LEVEL": "abc"}
+    env.pop("ORTNATIVE_BACKEND", None)
+    script = textwrap.dedent(_LOG_LEVEL_SCRIPT.format(backend=backend))
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *BAD_LOG_LEVELS],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    want = [_LOG_LEVEL_ERROR.format(v) for v in ["abc", *BAD_LOG_LEVELS]] + ["ok", "ok"]
+    assert proc.stdout.splitlines() == want
+    assert proc.stderr == ""
+
+
+def test_log_level_bytes_not_utf8(backend):
+    # A value that is not UTF-8 is shown with backslash escapes by both backends.
+    env = {**os.environb, b"ORTNATIVE_LOG_LEVEL": b"\xff1"}
+    env.pop(b"ORTNATIVE_BACKEND", None)
+    script = textwrap.dedent(_LOG_LEVEL_SCRIPT.format(backend=backend))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode().splitlines()
+    assert out == [_LOG_LEVEL_ERROR.format("\\xff1"), "ok", "ok"]
+
+
+@pytest.mark.parametrize("value", ["", " ", "4", " 3\t", "04", "0", "000"])
+def test_log_level_values(backend, value):
+    proc = _python(
+        f"""
+    import numpy as np, ortnative
+    from ortnative import models
+    s = ortnative.Session(models.add_one((1, 4)), backend="{backend}")
+    assert (s.run({{"x": np.zeros((1, 4), np.float32)}})["y"] == 1).all()
+    """,
+        {"ORTNATIVE_LOG_LEVEL": value},
+    )
+    assert proc.returncode == 0, proc.stderr
+    if value.strip() in ("0", "000"):  # verbose: ORT says what it does
+        assert "Session successfully initialized" in proc.stderr
+    else:
+        assert proc.stderr == ""
 
 
 def test_set_global_thread_pools_after_start_is_refused():

@@ -131,7 +131,7 @@ PreprocessOutput PreprocessOutput::dense(void* data, DType dtype,
 
 namespace {
 
-// --- message helpers (worded like python/ortnative/_preprocess_messages.py) -------------
+// --- message helpers (worded like python/ortnative/preprocess.py, _fallback_preprocess.py)
 
 std::string shape_text(std::span<const int64_t> shape) {
   std::string s = "(";

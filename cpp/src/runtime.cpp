@@ -53,6 +53,29 @@ int env_int(const char* name, int fallback) {
   return static_cast<int>(n);
 }
 
+// ORTNATIVE_LOG_LEVEL: ORT's log severity, from 0 (verbose) to 4 (fatal only, the
+// default: ORT's errors reach the caller as exceptions already, and an error ORT logs
+// for a run ortnative retries, a wrong planned shape, is not one). Surrounding
+// whitespace is ignored; anything but an integer from 0 to 4 is an InvalidArgumentError
+// naming the variable. The Python fallback parses it the same way (_fallback._log_level).
+int env_log_level() {
+  const char* name = "ORTNATIVE_LOG_LEVEL";
+  const std::string raw = env_string(name);
+  const char* space = " \t\n\v\f\r";
+  const std::size_t first = raw.find_first_not_of(space);
+  if (first == std::string::npos) return ORT_LOGGING_LEVEL_FATAL;  // unset or blank
+  const std::string v = raw.substr(first, raw.find_last_not_of(space) - first + 1);
+  const std::size_t nonzero = v.find_first_not_of('0');
+  const std::string digits = nonzero == std::string::npos ? "" : v.substr(nonzero);
+  if (v.find_first_not_of("0123456789") != std::string::npos || digits.size() > 1 ||
+      (digits.size() == 1 && digits[0] > '4')) {
+    throw InvalidArgumentError(std::string("environment variable ") + name + "='" + raw +
+                               "' is not a log level (an integer from 0 to 4: 0 verbose, "
+                               "1 info, 2 warning, 3 error, 4 fatal)");
+  }
+  return digits.empty() ? 0 : digits[0] - '0';
+}
+
 // Tries to open one candidate; on success fills INFO and returns the API.
 // Appends a line to WHY on failure.
 const OrtApi* try_load(const std::string& path, RuntimeInfo& info, std::string& why) {
@@ -151,10 +174,7 @@ OrtEnv* env() {
   const OrtApi& a = *g_api;
   if (s.intra < 0) s.intra = env_int("ORTNATIVE_INTRA_OP_THREADS", 0);
   if (s.inter < 0) s.inter = env_int("ORTNATIVE_INTER_OP_THREADS", 0);
-  // Fatal only by default: ORT's errors reach the caller as exceptions already, and an
-  // error ORT logs for a run ortnative retries (a wrong planned shape) is not one.
-  int level = env_int("ORTNATIVE_LOG_LEVEL", ORT_LOGGING_LEVEL_FATAL);
-  if (level > ORT_LOGGING_LEVEL_FATAL) level = ORT_LOGGING_LEVEL_FATAL;
+  const int level = env_log_level();
 
   OrtThreadingOptions* tp = nullptr;
   check(a.CreateThreadingOptions(&tp), ErrorCode::kOrt, "creating ORT threading options");

@@ -10,9 +10,10 @@ from .options import ModelConfig, PreprocessOptions, SessionOptions
 ERROR_CODES: dict[int, str]
 
 def load_runtime(candidates: Sequence[str]) -> tuple[str, str]:
-    """Loads libonnxruntime from the first candidate that works (empty: the system's,
-    or $ORTNATIVE_ORT_LIBRARY); returns (path, ORT version). RuntimeLoadError names
-    every candidate and why it failed."""
+    """Loads libonnxruntime from the first candidate that works (empty:
+    $ORTNATIVE_ORT_LIBRARY if set, else the system's); returns (path, ORT version) of
+    the library loaded, the first one for later calls. RuntimeLoadError names every
+    candidate and why it failed."""
 
 def runtime_loaded() -> bool: ...
 def set_global_thread_pools(intra_op_threads: int, inter_op_threads: int) -> None: ...

@@ -7,6 +7,7 @@ It checks feeds in the same order and words errors the same way as the C++ core
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -87,14 +88,24 @@ def _env_threads(name: str) -> int:
     return int(raw)
 
 
+@functools.cache  # read at the first session made (again while that raises), as the core
 def _log_level() -> int:
-    """ONNX Runtime's log severity, as the native core sets it: ORTNATIVE_LOG_LEVEL (0-4),
-    default 4 (fatal only), since ORT's errors reach the caller as exceptions anyway."""
-    try:
-        level = int(os.environ.get("ORTNATIVE_LOG_LEVEL", "4"))
-    except ValueError:
-        level = 4
-    return min(max(level, 0), 4)
+    """ONNX Runtime's log severity, parsed as the native core does (runtime.cpp,
+    env_log_level): ORTNATIVE_LOG_LEVEL, an integer from 0 (verbose) to 4 (fatal only,
+    the default: ORT's errors reach the caller as exceptions anyway), surrounding
+    whitespace ignored; anything else is an InvalidArgumentError naming the variable."""
+    raw = os.environ.get("ORTNATIVE_LOG_LEVEL", "")
+    value = raw.strip(" \t\n\v\f\r")
+    if not value:
+        return 4
+    digits = value.lstrip("0")
+    if any(c not in "0123456789" for c in value) or len(digits) > 1 or digits > "4":
+        shown = os.fsencode(raw).decode("utf-8", "backslashreplace")  # bytes as the core's
+        raise InvalidArgumentError(
+            f"environment variable ORTNATIVE_LOG_LEVEL='{shown}' is not a log level (an "
+            "integer from 0 to 4: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal)"
+        )
+    return int(digits or "0")
 
 
 def _shared_sizes() -> tuple[int, int]:

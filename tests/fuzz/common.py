@@ -85,12 +85,24 @@ def write_seeds(corpus: str, seeds: dict[str, bytes]) -> None:
 
 
 def main(test_one_input: Callable[[bytes], None], seeds: dict[str, bytes]) -> None:
-    """Entry point of a target: `python fuzz_x.py [CORPUS_DIR] [libFuzzer flags]`.
+    """Entry point of a target: `python fuzz_x.py [CORPUS_DIR | INPUT ...] [libFuzzer flags]`.
     Seeds are written into the corpus directory first (made on the fly, not stored),
-    except when merging (-merge=1), which only keeps what the other directories add."""
+    except when merging (-merge=1), which only keeps what the other directories add.
+    A path that does not exist is refused (exit status 2): it is a mistyped corpus or
+    an input to reproduce that is elsewhere, and seeding it would make a directory there."""
+    paths = [a for a in sys.argv[1:] if not a.startswith("-")]
+    for path in paths:
+        if not os.path.exists(path):
+            print(
+                f"{os.path.basename(sys.argv[0])}: {path}: no such file or directory "
+                "(a corpus directory must exist: mkdir it first; an input to reproduce "
+                "must be a file)",
+                file=sys.stderr,
+            )
+            sys.exit(2)
     import atheris
 
-    corpus = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    corpus = paths[0] if paths else None
     merging = any(a.startswith(("-merge=", "-merge_inner=")) for a in sys.argv[1:])
     if corpus and not os.path.isfile(corpus) and not merging:  # a file: reproducing one
         write_seeds(corpus, seeds)

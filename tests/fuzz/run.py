@@ -8,11 +8,14 @@ corpus directory, plus the committed corpus tests/fuzz/corpus/NAME (inputs the l
 runs found that reach new code, minimized with libFuzzer's -merge=1), and runs under
 libFuzzer (atheris: pip install atheris) with a per-input timeout (a hang is a
 finding) and a memory limit. Exit status 1 if any target reports a finding; the
-offending input is kept in the working directory as crash-*/timeout-*/oom-*.
+offending input is kept as crash-*/timeout-*/oom-* in the corpora's directory (--keep,
+or a temporary one, named with the finding): reproduce it with
+`python tests/fuzz/fuzz_NAME.py DIR/crash-...`. Exit status 2 for a usage error, such as
+a --keep directory that does not exist.
 CI runs each target for a few seconds; the hardening runs used 600. To fold a long
 run's finds into the committed corpus:
 
-  python tests/fuzz/run.py --seconds 600 --targets NAME --keep /tmp/fz
+  mkdir -p /tmp/fz && python tests/fuzz/run.py --seconds 600 --targets NAME --keep /tmp/fz
   python tests/fuzz/fuzz_NAME.py -merge=1 tests/fuzz/corpus/NAME /tmp/fz/NAME
 """
 
@@ -34,8 +37,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--targets", nargs="*", help="names like feeds, model (default: all)")
-    p.add_argument("--keep", help="keep the corpora in this directory")
+    p.add_argument("--keep", help="keep the corpora in this directory (it must exist)")
     args = p.parse_args()
+    if args.keep is not None and not os.path.isdir(args.keep):
+        p.error(f"--keep {args.keep}: no such directory (mkdir it first)")  # exit status 2
     try:
         import atheris  # noqa: F401
     except ImportError:
@@ -81,7 +86,7 @@ def main() -> int:
         if proc.returncode != 0:
             failed.append(name)
             tail = "\n".join(out.strip().splitlines()[-40:])
-            print(f"--- {name} ---\n{tail}\n---", file=sys.stderr)
+            print(f"--- {name} (the input is in {work}) ---\n{tail}\n---", file=sys.stderr)
     return 1 if failed else 0
 
 

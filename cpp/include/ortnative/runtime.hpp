@@ -6,8 +6,9 @@
 //   - load_runtime() with none: $ORTNATIVE_ORT_LIBRARY if set (and only it), else the
 //     system's (libonnxruntime.so.1 / libonnxruntime.so through the dynamic loader's
 //     search path; libonnxruntime.dylib on macOS; onnxruntime.dll on Windows).
-// The Python package passes the library inside the installed `onnxruntime` (or
-// `onnxruntime-gpu`) wheel. The first successful load wins; later calls return it.
+// The Python package passes $ORTNATIVE_ORT_LIBRARY if set (and only it), else the
+// library inside the installed `onnxruntime` (or `onnxruntime-gpu`) wheel, else no
+// candidates (the defaults above). The first successful load wins; later calls return it.
 // A session created before any load_runtime() call loads with the defaults.
 //
 // Loading fails three distinct ways, each a RuntimeLoadError naming the path(s) tried:
@@ -19,7 +20,9 @@
 // threads of its own (SessionOptions::intra_op_threads/inter_op_threads > 0).
 // Their sizes come from set_global_thread_pools() if called before the first session,
 // else from $ORTNATIVE_INTRA_OP_THREADS / $ORTNATIVE_INTER_OP_THREADS, else ORT's
-// defaults (0: one intra-op thread per physical core).
+// defaults (0: one intra-op thread per physical core). Its log severity comes from
+// $ORTNATIVE_LOG_LEVEL, 0 (verbose) to 4 (fatal only, the default); another value makes
+// creating the environment, and so the session that needs it, an InvalidArgumentError.
 //
 // All functions here are thread-safe.
 #pragma once
