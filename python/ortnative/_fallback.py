@@ -32,6 +32,7 @@ _ort: Any = None
 _pools_lock = threading.Lock()
 _pools_requested: tuple[int, int] | None = None
 _INVALID_TEXT = "the model holds text that is not valid UTF-8"  # as the core says it
+_EXITING = "the interpreter is exiting: only the exiting thread may run the python backend now"
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : (\d+) : [A-Z_]+ : ", re.DOTALL)
 
 _TYPE_MAP = {
@@ -297,7 +298,10 @@ class PythonSession:
                 raise ModelLoadError(f"{self._label}: model bytes are empty")
             where = f"loading the model from {len(source)} bytes failed"
         try:
-            self._sess = ort.InferenceSession(source, so, providers=providers)
+            with _exit.OrtCall(self._fail(ModelLoadError, _EXITING)):
+                self._sess = ort.InferenceSession(source, so, providers=providers)
+        except ModelLoadError:
+            raise
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; re-raised
             # onnxruntime cannot turn text from the model that is not UTF-8 into str
             # (names, or its own message quoting them); the core says the same then.
@@ -463,17 +467,12 @@ class PythonSession:
         the interpreter waits for these and refuses new ones from other threads)."""
         inside = _exit.inside_ort
         inside.append(None)
+        if _exit.exiting and not _exit.may_run():
+            _exit.refuse(self._fail(SessionClosedError, _EXITING))
         try:
-            if _exit.exiting and not _exit.may_run():
-                raise self._fail(
-                    SessionClosedError,
-                    "the interpreter is exiting: runs from threads other than the exiting "
-                    "one are refused",
-                )
-            try:
-                return run(names, feeds, None)
-            except Exception as exc:  # noqa: BLE001 - re-raised as our type
-                raise self._run_error(exc, given) from None
+            return run(names, feeds, None)
+        except Exception as exc:  # noqa: BLE001 - re-raised as our type
+            raise self._run_error(exc, given) from None
         finally:
             inside.pop()
 

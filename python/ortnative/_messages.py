@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InvalidInputError, InvalidTypeError
+
 
 def format_shape(shape: Sequence[int]) -> str:
     """A concrete shape as the core writes it: (1, 3), (5,), ()."""
@@ -42,3 +44,68 @@ def dtype_name(dtype: np.dtype | None) -> str:
     if dtype.kind in "OUST":
         return "str"
     return str(dtype)
+
+
+# -- Python-only wording -------------------------------------------------------------------
+# Errors about Python objects that C++ hosts never meet (containers, NumPy arrays, str
+# names): worded here once and raised by both backends; the native bindings look them up
+# by name (cpp/python/messages.hpp, py_error()). Each returns the exception to raise.
+
+
+def feeds_container(label: str, got: str) -> Exception:
+    return InvalidTypeError(
+        f"{label}: feeds must be a dict {{name: array}}, a list of arrays in input order, or "
+        f"one array for a single-input model; got {got}"
+    )
+
+
+def single_array(label: str, names: Sequence[str]) -> Exception:
+    return InvalidInputError(
+        f"{label}: a single array was given, but the model has {len(names)} inputs "
+        f"({quoted(names)}); pass a dict {{name: array}}"
+    )
+
+
+def feeds_in_order(label: str, given: int, names: Sequence[str]) -> Exception:
+    return InvalidInputError(
+        f"{label}: {given} feeds were given in order, but the model has {len(names)} inputs "
+        f"({quoted(names)})"
+    )
+
+
+def name_not_str(label: str, what: str, got: str) -> Exception:
+    """WHAT: "feed" or "output"."""
+    return InvalidInputError(f"{label}: {what} names must be str, got {got}")
+
+
+def outputs_not_list(label: str, got: str) -> Exception:
+    return InvalidTypeError(f"{label}: outputs must be a list of output names, got {got}")
+
+
+def out_not_dict(label: str, got: str) -> Exception:
+    return InvalidTypeError(f"{label}: out must be a dict {{output name: array}}, got {got}")
+
+
+def out_not_array(label: str, output: str, got: str) -> Exception:
+    return InvalidTypeError(
+        f"{label}: out array for output '{output}' must be a numpy array, got {got}"
+    )
+
+
+def images_container(got: str) -> Exception:
+    return InvalidTypeError(
+        "images must be a numpy uint8 array (an image, or an NxHxWxC batch) or a list of "
+        f"them, got {got}"
+    )
+
+
+def image_not_array(index: int, got: str) -> Exception:
+    return InvalidTypeError(f"image {index} must be a numpy array, got {got}")
+
+
+def preprocess_out_not_array(got: str) -> Exception:
+    return InvalidTypeError(f"out must be a numpy array, got {got}")
+
+
+def bfloat16_needs_ml_dtypes() -> Exception:
+    return InvalidTypeError("a bfloat16 tensor needs the ml_dtypes package (pip install ml_dtypes)")
