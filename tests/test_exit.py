@@ -43,7 +43,9 @@ EXPECT: dict[str, list[str]] = {
         r"submitted 50",
         r"ended 50 of 50: (SchedulerClosedError \d+)?(, )?(result \d+)?$",
     ],
-    "scheduler_running": [r"running 1", r"ended 1 of 1: result 1$"],
+    # (running 0 only if the machine was too busy to start it within 5 s: then it
+    # still ends with its result)
+    "scheduler_running": [r"running [01]", r"ended 1 of 1: result 1$"],
     "futures_unwaited": [r"ended 1000 of 1000: (SchedulerClosedError \d+)?(, )?(result \d+)?$"],
     "daemon_session_run": [r"main thread done"],
     "daemon_scheduler_run": [r"main thread done"],

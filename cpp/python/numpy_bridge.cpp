@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "ortnative/error.hpp"
+#include "messages.hpp"
 #include "ortnative/utf8.hpp"
 
 namespace ortnative::py_bridge {
@@ -145,14 +145,10 @@ PyArray_Descr* descr_for(DType dtype) {
     case DType::kComplex128: t = NPY_COMPLEX128; break;
     case DType::kString: t = NPY_OBJECT; break;
     case DType::kBFloat16:
-      if (g_bfloat16_descr == nullptr) {
-        throw InvalidTypeError("a bfloat16 tensor needs the ml_dtypes package (pip install ml_dtypes)");
-      }
+      if (g_bfloat16_descr == nullptr) raise_py("bfloat16_needs_ml_dtypes");
       Py_INCREF(g_bfloat16_descr);
       return g_bfloat16_descr;
-    default:
-      throw InvalidTypeError("ortnative has no NumPy dtype for ONNX element type " +
-                             std::to_string(static_cast<int>(dtype)));
+    default: raise_py("no_numpy_dtype", static_cast<int>(dtype));
   }
   return PyArray_DescrFromType(t);
 }
@@ -248,7 +244,7 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
   std::vector<std::string_view>& out = strings.views.emplace_back();
   out.reserve(n);
   auto refuse = [&](std::size_t i, const std::string& why) {
-    given_name = "str (element " + std::to_string(i) + " is " + why + ")";
+    given_name = py_text("str_element", i, why);
     view.dtype = DType::kUndefined;
   };
   const int type = PyArray_DESCR(arr)->type_num;
@@ -324,7 +320,7 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
         out.emplace_back(p, len);
       } else {
         // Reported by the caller like any other dtype mismatch.
-        given_name = "object (element " + std::to_string(i) + " is " + Py_TYPE(o)->tp_name + ")";
+        given_name = py_text("object_element", i, type_name(o));
         view.dtype = DType::kUndefined;
         return;
       }

@@ -1,7 +1,7 @@
 // Bindings for ortnative::ImagePreprocessor: turns NumPy images and the out= array into
 // core views, releases the GIL around the core, and returns the output array. Checks and
-// messages are the core's (its fail_* helpers word what a view cannot express), so the
-// Python fallback (python/ortnative/_fallback_preprocess.py) says the same things.
+// messages are the core's (its fail_* helpers word what a view cannot express); errors
+// about Python objects are worded by ortnative._messages, as for the python backend.
 
 #include <pybind11/stl.h>
 
@@ -15,6 +15,7 @@
 #include "ortnative/preprocess.hpp"
 #include "ortnative/small_array.hpp"
 #include "gil.hpp"
+#include "messages.hpp"
 #include "register.hpp"
 
 namespace ortnative::py_bridge {
@@ -22,8 +23,6 @@ namespace ortnative::py_bridge {
 namespace {
 
 using detail::SmallArray;
-
-std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 
 class PyPreprocessor {
  public:
@@ -38,12 +37,8 @@ class PyPreprocessor {
   }
 
   // (scale_x, scale_y, offset_x, offset_y, left, top, width, height) of the visible
-  // region, for a source image of HEIGHT x WIDTH.
+  // region, for a source image of HEIGHT x WIDTH (> 0: checked by ortnative.preprocess).
   py::tuple geometry(int64_t height, int64_t width) const {
-    if (height <= 0 || width <= 0) {
-      throw InvalidArgumentError("image size must be positive, got (" + std::to_string(height) +
-                                 ", " + std::to_string(width) + ")");
-    }
     const Transform t = pre_.geometry(height, width);
     return py::make_tuple(t.scale_x, t.scale_y, t.offset_x, t.offset_y, t.left, t.top,
                           t.visible_width, t.visible_height);
@@ -109,16 +104,15 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
     fast = obj;
     n = PySequence_Fast_GET_SIZE(obj);
   } else {
-    throw InvalidTypeError(
-        "images must be a numpy uint8 array (an image, or an NxHxWxC batch) or a list of "
-        "them, got " + type_name(obj));
+    raise_py("images_container", type_name(obj));
   }
-  if (n == 0) throw InvalidInputError("no images given");
 
   // The output: the caller's array, checked, or a new one.
   PreprocessOutput o;
   PyObject* result = nullptr;
-  if (out.is_none()) {
+  if (n == 0) {
+    // Nothing to convert: the core says so (PreprocessOutput stays empty).
+  } else if (out.is_none()) {
     const auto shape = pre_.output_shape(n);
     PyObject* descr = descr_.ptr();
     Py_INCREF(descr);  // stolen
@@ -131,30 +125,28 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
                                 pre_.options().dtype, shape);
   } else {
     PyObject* op = out.ptr();
-    if (!PyArray_Check(op)) {
-      throw InvalidTypeError("out must be a numpy array, got " + type_name(op));
-    }
+    if (!PyArray_Check(op)) raise_py("preprocess_out_not_array", type_name(op));
     auto* arr = reinterpret_cast<PyArrayObject*>(op);
     PyArray_Descr* descr = PyArray_DESCR(arr);
     const DType dt = dtype_of(descr, DType::kUndefined);
-    if (dt != pre_.options().dtype) pre_.fail_output_dtype(numpy_dtype_name(descr));
+    if (dt == DType::kUndefined) pre_.fail_output_dtype(numpy_dtype_name(descr));
     const int nd = PyArray_NDIM(arr);
     const auto* dims = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
-    if (nd != 4 || !std::equal(dims, dims + 4, pre_.output_shape(n).begin())) {
-      pre_.fail_output_shape({dims, static_cast<std::size_t>(nd)}, n);
-    }
+    // Not expressible as a PreprocessOutput: the core's message for a wrong shape.
+    if (nd != 4) pre_.fail_output_shape({dims, static_cast<std::size_t>(nd)}, n);
     const auto item = static_cast<int64_t>(PyArray_ITEMSIZE(arr));
     const npy_intp* st = PyArray_STRIDES(arr);
-    if (!PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr)) pre_.fail_output_layout();
     o.data = PyArray_DATA(arr);
     o.dtype = dt;
+    o.writeable = PyArray_ISWRITEABLE(arr);
+    o.aligned = PyArray_ISALIGNED(arr);
     for (std::size_t d = 0; d < 4; ++d) {
       o.shape[d] = dims[d];
-      if (st[d] % item != 0) pre_.fail_output_layout();
+      o.element_strides = o.element_strides && st[d] % item == 0;
       o.strides[d] = st[d] / item;
     }
-    if (o.strides[3] != 1 && o.shape[3] != 1) pre_.fail_output_layout();
-    o.strides[3] = 1;  // a last dimension of size 1 has no meaningful stride
+    if (o.shape[3] == 1) o.strides[3] = 1;  // a dimension of size 1 has no meaningful stride
+    pre_.check_output(o, n);  // now, before the images, as the core's run() orders it
     refs.keep(op);
     result = op;
   }
@@ -163,10 +155,7 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
   if (fast != nullptr) {
     for (int64_t i = 0; i < n; ++i) {
       PyObject* item = PySequence_Fast_GET_ITEM(fast, static_cast<Py_ssize_t>(i));
-      if (!PyArray_Check(item)) {
-        throw InvalidTypeError("image " + std::to_string(i) + " must be a numpy array, got " +
-                               type_name(item));
-      }
+      if (!PyArray_Check(item)) raise_py("image_not_array", i, type_name(item));
       refs.keep(item);  // the caller's list may lose it while the GIL is released
       image_view(static_cast<std::size_t>(i), reinterpret_cast<PyArrayObject*>(item), refs,
                  views[static_cast<std::size_t>(i)]);

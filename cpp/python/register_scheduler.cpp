@@ -26,6 +26,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -314,24 +315,32 @@ class PyScheduler {
                                  : py::none());
     }
     m->session = std::move(session);
-    {
+    // Known to submit() from now on (the core says "being added" until add_model is
+    // done), unless the name is taken: then the core refuses it below.
+    py::str key(name);
+    const bool taken = PyDict_Contains(index_.ptr(), key.ptr()) == 1;
+    if (!taken) {
+      index_[key] = py::int_(models_.size());
+      models_.push_back(m);
+    }
+    try {
       // Warm-up runs the model; checks and errors need no Python.
       ReleaseGil release;
       core_->add_model(name, std::move(core), config);
+    } catch (...) {
+      if (!taken) PyDict_DelItem(index_.ptr(), key.ptr());  // models_ never shrinks
+      throw;
     }
-    const std::size_t index = models_.size();
-    models_.push_back(std::move(m));
-    index_[py::str(name)] = py::int_(index);
   }
 
   const std::shared_ptr<const PyModel>& model_of(py::handle name) const {
     PyObject* idx = PyDict_GetItemWithError(index_.ptr(), name.ptr());
     if (idx == nullptr) {
       if (PyErr_Occurred()) throw py::error_already_set();
-      const std::string n = py::str(name).cast<std::string>();
-      core_->session(n);  // throws: unknown model
-      throw InvalidArgumentError("model '" + n +
-                                 "' is being added; submit once add_model returned");
+      // Unknown here is unknown to the core, or being added (index_ knows every model
+      // the core does): the core says which.
+      core_->session(py::str(name).cast<std::string>());
+      throw std::logic_error("scheduler bindings: model index out of step with the core");
     }
     return models_[PyLong_AsSize_t(idx)];
   }

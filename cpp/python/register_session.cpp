@@ -1,6 +1,7 @@
 // Bindings for ortnative::Session: converts feeds and out= arrays to core views,
 // releases the GIL around the core, and wraps results as NumPy arrays over ORT's
-// memory. No logic the fallback lacks lives here: checks and messages are the core's.
+// memory. Checks, output planning and messages are the core's (Session::plan_outputs,
+// Session::run); errors about Python objects are worded by ortnative._messages.
 
 #include <pybind11/stl.h>
 
@@ -13,6 +14,7 @@
 #include "ortnative/ortnative.hpp"
 #include "ortnative/small_array.hpp"
 #include "gil.hpp"
+#include "messages.hpp"
 #include "register.hpp"
 #include "session_bridge.hpp"
 
@@ -38,12 +40,6 @@ std::string utf8(PyObject* s) {
   const char* p = PyUnicode_AsUTF8AndSize(s, &n);
   if (p == nullptr) throw py::error_already_set();
   return std::string(p, static_cast<std::size_t>(n));
-}
-
-std::string quoted(const std::vector<ValueInfo>& infos) {
-  std::string out;
-  for (const ValueInfo& v : infos) out += (out.empty() ? "'" : ", '") + v.name + "'";
-  return out;
 }
 
 }  // namespace
@@ -155,11 +151,19 @@ class PySession {
   void convert_feeds(PyObject* feeds, std::span<InputView> views, Refs& refs,
                      StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const;
   const std::shared_ptr<Session>& core() const { return s_; }
+  // "model 'name'", as errors begin.
+  std::string label() const { return "model '" + s_->name() + "'"; }
+
 
  private:
   void fill(std::size_t i, PyObject* value, std::span<InputView> views, Refs& refs,
             StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const;
   std::size_t input_of(PyObject* key) const;
+  std::vector<std::string> input_names() const {
+    std::vector<std::string> names;
+    for (const ValueInfo& v : s_->inputs()) names.push_back(v.name);
+    return names;
+  }
   std::size_t output_of(PyObject* key) const;
 
   std::shared_ptr<Session> s_;  // shared with schedulers that run this session
@@ -171,10 +175,7 @@ class PySession {
 };
 
 std::size_t PySession::input_of(PyObject* key) const {
-  if (!PyUnicode_Check(key)) {
-    s_->fail(ErrorCode::kInvalidInput, std::string("feed names must be str, got ") +
-                                          Py_TYPE(key)->tp_name);
-  }
+  if (!PyUnicode_Check(key)) raise_py("name_not_str", label(), "feed", type_name(key));
   PyObject* idx = PyDict_GetItemWithError(in_index_.ptr(), key);
   if (idx == nullptr) {
     if (PyErr_Occurred()) throw py::error_already_set();
@@ -184,10 +185,7 @@ std::size_t PySession::input_of(PyObject* key) const {
 }
 
 std::size_t PySession::output_of(PyObject* key) const {
-  if (!PyUnicode_Check(key)) {
-    s_->fail(ErrorCode::kInvalidInput, std::string("output names must be str, got ") +
-                                          Py_TYPE(key)->tp_name);
-  }
+  if (!PyUnicode_Check(key)) raise_py("name_not_str", label(), "output", type_name(key));
   PyObject* idx = PyDict_GetItemWithError(out_index_.ptr(), key);
   if (idx == nullptr) {
     if (PyErr_Occurred()) throw py::error_already_set();
@@ -244,20 +242,12 @@ void PySession::convert_feeds(PyObject* f, std::span<InputView> views, Refs& ref
       fill(i, value, views, refs, strings, seqs);
     }
   } else if (PyArray_Check(f)) {
-    if (n_in != 1) {
-      s_->fail(ErrorCode::kInvalidInput,
-              "a single array was given, but the model has " + std::to_string(n_in) +
-                  " inputs (" + quoted(infos) + "); pass a dict {name: array}");
-    }
+    if (n_in != 1) raise_py("single_array", label(), input_names());
     seen[0] = true;
     fill(0, f, views, refs, strings, seqs);
   } else if (PyList_Check(f) || PyTuple_Check(f)) {
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(f);
-    if (static_cast<std::size_t>(n) != n_in) {
-      s_->fail(ErrorCode::kInvalidInput,
-              std::to_string(n) + " feeds were given in order, but the model has " +
-                  std::to_string(n_in) + " inputs (" + quoted(infos) + ")");
-    }
+    if (static_cast<std::size_t>(n) != n_in) raise_py("feeds_in_order", label(), n, input_names());
     for (std::size_t i = 0; i < n_in; ++i) {
       seen[i] = true;
       fill(i, PySequence_Fast_GET_ITEM(f, static_cast<Py_ssize_t>(i)), views, refs, strings, seqs);
@@ -273,10 +263,7 @@ void PySession::convert_feeds(PyObject* f, std::span<InputView> views, Refs& ref
       fill(i, PyTuple_GET_ITEM(kv, 1), views, refs, strings, seqs);
     }
   } else {
-    throw InvalidTypeError(
-        "model '" + s_->name() +
-        "': feeds must be a dict {name: array}, a list of arrays in input order, or one "
-        "array for a single-input model; got " + Py_TYPE(f)->tp_name);
+    raise_py("feeds_container", label(), type_name(f));
   }
   // Inputs not given stay kNone: the core reports them missing unless optional.
   for (std::size_t i = 0; i < n_in; ++i) {
@@ -294,14 +281,11 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   SmallArray<InputView, 16> views(n_in);
   convert_feeds(feeds.ptr(), {views.data(), n_in}, refs, strings, seqs);
 
-  // Which outputs.
+  // Which outputs: names as indices (the core checks them further).
   PyObject* fast = nullptr;
   if (!outputs.is_none()) {
     PyObject* o = outputs.ptr();
-    if (PyUnicode_Check(o) || !PySequence_Check(o)) {
-      throw InvalidTypeError("model '" + s_->name() + "': outputs must be a list of output names, got " +
-                             Py_TYPE(o)->tp_name);
-    }
+    if (PyUnicode_Check(o) || !PySequence_Check(o)) raise_py("outputs_not_list", label(), type_name(o));
     fast = PySequence_Fast(o, "outputs");
     if (fast == nullptr) throw py::error_already_set();
     refs.own(fast);
@@ -309,96 +293,76 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   SmallArray<std::size_t, 16> chosen(fast ? static_cast<std::size_t>(PySequence_Fast_GET_SIZE(fast)) : 0);
   std::span<const std::size_t> indices = all_outputs_;
   if (fast != nullptr) {
-    const std::size_t n = chosen.size();
-    for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t k = 0; k < chosen.size(); ++k) {
       chosen[k] = output_of(PySequence_Fast_GET_ITEM(fast, static_cast<Py_ssize_t>(k)));
-      for (std::size_t j = 0; j < k; ++j) {
-        if (chosen[j] == chosen[k]) {
-          s_->fail(ErrorCode::kInvalidInput,
-                  "output '" + s_->outputs()[chosen[k]].name + "' is requested twice");
-        }
-      }
     }
-    indices = {chosen.data(), n};
+    indices = {chosen.data(), chosen.size()};
   }
   const std::size_t n_out = indices.size();
 
-  // Caller-provided output arrays.
-  SmallArray<OutputBuffer, 16> buffers(n_out);
-  SmallArray<PyObject*, 16> given_out(n_out, nullptr);  // borrowed; kept alive by REFS
-  if (!out.is_none()) {
-    if (!PyDict_Check(out.ptr())) {
-      throw InvalidTypeError("model '" + s_->name() + "': out must be a dict {output name: array}, got " +
-                             Py_TYPE(out.ptr())->tp_name);
-    }
+  // The caller's out= arrays, as the core's OutArrays (it checks and places them).
+  PyObject* out_dict = out.is_none() ? nullptr : out.ptr();
+  if (out_dict != nullptr && !PyDict_Check(out_dict)) {
+    raise_py("out_not_dict", label(), type_name(out_dict));
+  }
+  const auto n_arrays = static_cast<std::size_t>(out_dict ? PyDict_GET_SIZE(out_dict) : 0);
+  SmallArray<OutArray, 4> given(n_arrays);
+  SmallArray<PyObject*, 4> given_obj(n_arrays, nullptr);  // borrowed; kept alive by REFS
+  std::string dtype_text;  // NumPy's name of a dtype the core has none for
+  if (out_dict != nullptr) {
     PyObject *key, *value;
     Py_ssize_t pos = 0;
-    while (PyDict_Next(out.ptr(), &pos, &key, &value)) {
-      const std::size_t idx = output_of(key);
-      std::size_t k = 0;
-      while (k < n_out && indices[k] != idx) ++k;
-      const ValueInfo& info = s_->outputs()[idx];
-      if (k == n_out) {
-        s_->fail(ErrorCode::kInvalidInput, "out= has an array for output '" + info.name +
-                                              "', which is not among the requested outputs");
-      }
+    for (std::size_t j = 0; PyDict_Next(out_dict, &pos, &key, &value); ++j) {
+      OutArray& o = given[j];
+      o.output = output_of(key);
       if (!PyArray_Check(value)) {
-        s_->fail(ErrorCode::kInvalidType, "out array for output '" + info.name +
-                                             "' must be a numpy array, got " +
-                                             Py_TYPE(value)->tp_name);
+        raise_py("out_not_array", label(), s_->outputs()[o.output].name, type_name(value));
       }
       auto* arr = reinterpret_cast<PyArrayObject*>(value);
-      DType dt = dtype_of(PyArray_DESCR(arr), info.dtype);
-      if (dt == DType::kUndefined) s_->fail_output_dtype(idx, numpy_dtype_name(PyArray_DESCR(arr)));
-      if (!PyArray_IS_C_CONTIGUOUS(arr) || !PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr)) {
-        std::string lacks;
-        for (auto [ok, what] : {std::pair{PyArray_IS_C_CONTIGUOUS(arr) != 0, "C-contiguous"},
-                                std::pair{PyArray_ISALIGNED(arr) != 0, "aligned"},
-                                std::pair{PyArray_ISWRITEABLE(arr) != 0, "writeable"}}) {
-          if (!ok) lacks += std::string(lacks.empty() ? "" : " or ") + what;
-        }
-        s_->fail(ErrorCode::kInvalidInput, "out array for output '" + info.name +
-                                              "' must be C-contiguous, aligned and writeable; "
-                                              "this one is not " + lacks);
+      o.view.dtype = dtype_of(PyArray_DESCR(arr), s_->outputs()[o.output].dtype);
+      if (o.view.dtype == DType::kUndefined) {
+        dtype_text = numpy_dtype_name(PyArray_DESCR(arr));
+        o.given_dtype = dtype_text;
       }
-      TensorView& tv = buffers[k].view;
-      tv.dtype = dt;
-      tv.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
-      tv.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
-      tv.data = PyArray_DATA(arr);
+      o.view.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
+      o.view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
+      o.view.data = PyArray_DATA(arr);
+      o.contiguous = PyArray_IS_C_CONTIGUOUS(arr);
+      o.aligned = PyArray_ISALIGNED(arr);
+      o.writeable = PyArray_ISWRITEABLE(arr);
       refs.keep(value);
-      given_out[k] = value;
+      given_obj[j] = value;
     }
   }
+  SmallArray<OutputBuffer, 16> buffers(n_out);
+  SmallArray<PlannedShape, 16> shapes(n_out);
+  const std::size_t planned =
+      s_->plan_outputs({views.data(), n_in}, indices, {given.data(), given.size()},
+                       {buffers.data(), n_out}, {shapes.data(), n_out});
 
-  // Outputs whose shape is known before the run go straight into NumPy arrays we
-  // allocate (ORT writes them in place): cheaper than wrapping ORT's memory.
-  SmallArray<PyObject*, 16> planned(n_out, nullptr);  // borrowed; kept alive by REFS
-  int64_t dims[16];
-  for (std::size_t k = 0; k < n_out; ++k) {
-    const std::size_t idx = indices[k];
-    if (given_out[k] != nullptr || !out_descr_[idx] || s_->outputs()[idx].shape.size() > 16 ||
-        !s_->planned_output_shape(idx, {views.data(), n_in}, dims)) {
-      continue;
-    }
-    const std::size_t rank = s_->outputs()[idx].shape.size();
-    bool empty = false;
-    for (std::size_t d = 0; d < rank; ++d) empty = empty || dims[d] <= 0;
-    if (empty) continue;
-    PyObject* descr = out_descr_[idx].ptr();
+  // The arrays the outputs go to: the caller's, and new ones for the outputs the core
+  // planned (ORT writes them in place: cheaper than wrapping ORT's memory).
+  SmallArray<PyObject*, 16> target(n_out, nullptr);  // borrowed; kept alive by REFS
+  for (std::size_t j = 0; j < given.size(); ++j) {
+    std::size_t k = 0;
+    while (indices[k] != given[j].output) ++k;  // plan_outputs placed it: it is there
+    target[k] = given_obj[j];
+  }
+  for (std::size_t k = 0; planned > 0 && k < n_out; ++k) {
+    if (!buffers[k].planned) continue;
+    PyObject* descr = out_descr_[indices[k]].ptr();
     Py_INCREF(descr);  // stolen
     PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr),
-                                         static_cast<int>(rank),
-                                         reinterpret_cast<npy_intp*>(dims), nullptr, nullptr, 0,
-                                         nullptr);
+                                         static_cast<int>(shapes[k].rank),
+                                         reinterpret_cast<npy_intp*>(shapes[k].dims), nullptr,
+                                         nullptr, 0, nullptr);
     if (arr == nullptr) throw py::error_already_set();
     refs.own(arr);
-    planned[k] = arr;
+    target[k] = arr;
     auto* a = reinterpret_cast<PyArrayObject*>(arr);
-    buffers[k].view = TensorView{s_->outputs()[idx].dtype,
-                                 reinterpret_cast<const int64_t*>(PyArray_DIMS(a)), rank,
-                                 PyArray_DATA(a)};
-    buffers[k].planned = true;
+    buffers[k].view = TensorView{s_->outputs()[indices[k]].dtype,
+                                 reinterpret_cast<const int64_t*>(PyArray_DIMS(a)),
+                                 shapes[k].rank, PyArray_DATA(a)};
   }
 
   SmallArray<Value, 4> results(n_out);
@@ -413,7 +377,7 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   if (dict == nullptr) throw py::error_already_set();
   py::object result = py::reinterpret_steal<py::object>(dict);
   for (std::size_t k = 0; k < n_out; ++k) {
-    PyObject* arr = given_out[k] != nullptr ? given_out[k] : planned[k];
+    PyObject* arr = target[k];
     if (arr != nullptr && results[k].data() == buffers[k].view.data) {
       Py_INCREF(arr);  // ORT wrote into the caller's or our planned array
     } else {

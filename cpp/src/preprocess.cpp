@@ -17,6 +17,7 @@
 
 #include "ortnative/error.hpp"
 #include "ortnative/small_array.hpp"
+#include "messages.hpp"
 #include "names.hpp"
 #include "parallel.hpp"
 #include "preprocess_kernels.hpp"
@@ -131,33 +132,6 @@ PreprocessOutput PreprocessOutput::dense(void* data, DType dtype,
 
 namespace {
 
-// --- message helpers (worded like python/ortnative/preprocess.py, _fallback_preprocess.py)
-
-std::string shape_text(std::span<const int64_t> shape) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
-
-// A double as Python's repr writes the values these messages can show.
-std::string number_text(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, res.ptr);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string image_shape(const ImageView& im) {
-  if (im.rank == 2) return shape_text(std::array<int64_t, 2>{im.height, im.width});
-  return shape_text(std::array<int64_t, 3>{im.height, im.width, im.channels});
-}
-
 const Kernels& active_kernels();
 
 }  // namespace
@@ -185,7 +159,7 @@ ImagePreprocessor::ImagePreprocessor(const PreprocessOptions& options) : options
   }
   out_channels_ = o.output_order == ColorOrder::kGray ? 1 : 3;
   if (!std::isfinite(o.scale)) {
-    throw InvalidArgumentError("scale must be a finite number, got " + number_text(o.scale));
+    throw InvalidArgumentError("scale must be a finite number, got " + msg::number(o.scale));
   }
   for (int64_t c = 0; c < out_channels_; ++c) {
     const auto i = static_cast<std::size_t>(c);
@@ -193,7 +167,7 @@ ImagePreprocessor::ImagePreprocessor(const PreprocessOptions& options) : options
         {"mean", o.mean[i]}, {"std", o.std[i]}, {"pad_value", o.pad_value[i]}};
     for (const auto& [name, v] : values) {
       if (!std::isfinite(v)) {
-        throw InvalidArgumentError(std::string(name) + " must be finite, got " + number_text(v) +
+        throw InvalidArgumentError(std::string(name) + " must be finite, got " + msg::number(v) +
                                    " for output channel " + std::to_string(c));
       }
     }
@@ -206,8 +180,8 @@ ImagePreprocessor::ImagePreprocessor(const PreprocessOptions& options) : options
     b_[i] = static_cast<float>(-o.mean[i] / o.std[i]);
     if (!std::isfinite(a_[i]) || !std::isfinite(b_[i])) {
       throw InvalidArgumentError("scale / std and mean / std must fit in float32, got " +
-                                 number_text(static_cast<double>(a_[i])) + " and " +
-                                 number_text(static_cast<double>(b_[i])) +
+                                 msg::number(static_cast<double>(a_[i])) + " and " +
+                                 msg::number(static_cast<double>(b_[i])) +
                                  " for output channel " + std::to_string(c));
     }
   }
@@ -268,63 +242,53 @@ Transform ImagePreprocessor::geometry(int64_t height, int64_t width) const noexc
 // --- checks -----------------------------------------------------------------------------
 
 void ImagePreprocessor::fail_image_dtype(std::size_t index, std::string_view given) const {
-  throw InvalidTypeError("image " + std::to_string(index) + " has dtype " + std::string(given) +
-                         ", expected uint8 (ImagePreprocessor takes 8-bit images; never "
-                         "cast silently)");
+  throw InvalidTypeError(msg::image_dtype(index, given));
 }
 
 void ImagePreprocessor::fail_image_shape(std::size_t index,
                                          std::span<const int64_t> shape) const {
-  throw InvalidInputError("image " + std::to_string(index) + " has shape " + shape_text(shape) +
-                          ", expected an HxW or HxWxC array");
+  throw InvalidInputError(msg::image_shape(index, shape));
 }
 
 void ImagePreprocessor::fail_output_dtype(std::string_view given) const {
-  throw InvalidTypeError("out has dtype " + std::string(given) + ", expected " +
-                         std::string(dtype_name(options_.dtype)) + " (the preprocessor's dtype)");
+  throw InvalidTypeError(msg::preprocess_out_dtype(given, options_.dtype));
 }
 
 void ImagePreprocessor::fail_output_shape(std::span<const int64_t> shape, int64_t n) const {
   const std::array<int64_t, 4> want = output_shape(n);
-  throw InvalidInputError("out has shape " + shape_text(shape) + ", expected " + shape_text(want) +
-                          " (" + (options_.layout == Layout::kNCHW ? "N, C, H, W" : "N, H, W, C") +
-                          " for " + std::to_string(n) + (n == 1 ? " image)" : " images)"));
+  throw InvalidInputError(msg::preprocess_out_shape(shape, want, options_.layout, n));
 }
 
 void ImagePreprocessor::fail_output_layout() const {
-  throw InvalidInputError(
-      "out must be writeable and aligned, with a contiguous last dimension (a C-contiguous "
-      "array, or a slice of one along its first axes)");
+  throw InvalidInputError(msg::preprocess_out_layout());
 }
 
 void ImagePreprocessor::check_image(const ImageView& im, std::size_t index) const {
   if (im.dtype != DType::kUInt8) fail_image_dtype(index, dtype_name(im.dtype));
-  const std::string which = "image " + std::to_string(index);
   const int want = color_order_channels(options_.input_order);
   if (im.rank != 2 && im.rank != 3) {
     const int64_t dims[3] = {im.height, im.width, im.channels};
     fail_image_shape(index, {dims, static_cast<std::size_t>(std::clamp(im.rank, 0, 3))});
   }
   if (im.channels != want && !(want == 1 && im.channels == 1)) {
-    throw InvalidInputError(which + " has " + std::to_string(im.channels) + " channel" +
-                            (im.channels == 1 ? "" : "s") + " (shape " + image_shape(im) +
-                            "), expected " + std::to_string(want) + " for input_order '" +
-                            std::string(color_order_name(options_.input_order)) + "'");
+    throw InvalidInputError(msg::image_channels(index, im, want, options_.input_order));
   }
   if (im.height <= 0 || im.width <= 0) {
-    throw InvalidInputError(which + " is empty (shape " + image_shape(im) + ")");
+    throw InvalidInputError(msg::image_empty(index, im));
   }
   if (im.width * im.channels > std::numeric_limits<int32_t>::max() - 16) {
-    throw InvalidInputError(which + " has rows of " + std::to_string(im.width * im.channels) +
-                            " bytes; at most 2147483631 are supported");
+    throw InvalidInputError(msg::image_rows_too_long(index, im.width * im.channels));
   }
-  if (im.data == nullptr) throw InvalidInputError(which + " has no data");
+  if (im.data == nullptr) throw InvalidInputError(msg::image_no_data(index));
 }
 
 void ImagePreprocessor::check_output(const PreprocessOutput& out, int64_t n) const {
   if (out.dtype != options_.dtype) fail_output_dtype(dtype_name(out.dtype));
   if (out.shape != output_shape(n)) fail_output_shape(out.shape, n);
-  if (out.strides[3] != 1 || out.data == nullptr) fail_output_layout();
+  if (out.strides[3] != 1 || out.data == nullptr || !out.writeable || !out.aligned ||
+      !out.element_strides) {
+    fail_output_layout();
+  }
 }
 
 namespace detail {
@@ -895,7 +859,7 @@ constexpr int64_t kParallelMinValues = 200'000;
 void ImagePreprocessor::run(std::span<const ImageView> images, const PreprocessOutput& out,
                             std::span<Transform> transforms) const {
   const auto n = static_cast<int64_t>(images.size());
-  if (n == 0) throw InvalidInputError("no images given");
+  if (n == 0) throw InvalidInputError(msg::no_images());
   check_output(out, n);
   for (std::size_t i = 0; i < images.size(); ++i) check_image(images[i], i);
   if (!transforms.empty() && transforms.size() != images.size()) {

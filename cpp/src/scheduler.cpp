@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "messages.hpp"
 #include "scheduler_impl.hpp"
 
 namespace ortnative {
@@ -23,12 +24,6 @@ namespace {
 // The scheduler whose thread this is (null on other threads).
 thread_local const Scheduler::Impl* tl_owner = nullptr;
 
-std::string format_ms(std::chrono::microseconds us) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(us.count()) / 1000.0);
-  return buf;
-}
-
 Ending ended_with(std::unique_ptr<Pending> p, std::exception_ptr error) {
   Ending e;
   e.response.id = p->id;
@@ -38,9 +33,8 @@ Ending ended_with(std::unique_ptr<Pending> p, std::exception_ptr error) {
 }
 
 Ending timed_out(std::unique_ptr<Pending> p) {
-  const std::string msg = p->model->label + ": request timed out after " + format_ms(p->timeout) +
-                          " ms in the queue; it never ran";
-  return ended_with(std::move(p), std::make_exception_ptr(RequestTimeoutError(msg)));
+  const std::string text = p->model->label + ": " + msg::request_timed_out(p->timeout.count());
+  return ended_with(std::move(p), std::make_exception_ptr(RequestTimeoutError(text)));
 }
 
 bool compatible(const Pending& a, const Pending& b) {
@@ -374,10 +368,12 @@ Model& Scheduler::Impl::model(std::string_view name) const {
   std::shared_lock<std::shared_mutex> g(names_mu);
   auto it = by_name.find(name);
   if (it != by_name.end()) return *it->second;
-  std::string known;
-  for (const auto& m : models) known += (known.empty() ? "'" : ", '") + m->name + "'";
-  throw InvalidArgumentError("unknown model '" + std::string(name) +
-                             "' (models: " + (known.empty() ? "none" : known) + ")");
+  if (adding.count(std::string(name)) != 0) {
+    throw InvalidArgumentError(msg::model_being_added(name));
+  }
+  std::vector<std::string> known;
+  for (const auto& m : models) known.push_back(m->name);
+  throw InvalidArgumentError(msg::unknown_model(name, known));
 }
 
 void Scheduler::Impl::close(bool drain, bool wait) {
@@ -393,8 +389,8 @@ void Scheduler::Impl::close(bool drain, bool wait) {
           ++m.closed;
           ended.push_back(
               ended_with(unlink(m, m.levels.front().head),
-                         std::make_exception_ptr(SchedulerClosedError(
-                             m.label + ": the scheduler was closed before the request ran"))));
+                         std::make_exception_ptr(
+                             SchedulerClosedError(m.label + ": " + msg::closed_before_run()))));
         }
       }
     }
@@ -470,26 +466,31 @@ void Scheduler::add_model(const std::string& name, std::shared_ptr<Session> sess
   for (std::size_t k = 0; k < m->session->outputs().size(); ++k) m->all_outputs.push_back(k);
   m->slots.resize(static_cast<std::size_t>(config.replicas));
   for (int r = config.replicas - 1; r >= 0; --r) m->free_slots.push_back(r);
-  auto refuse = [&] {
+  {
+    // The name is taken from here on (a second add_model of it is refused, a submit is
+    // told the model is being added), and visible to submit once the model is ready.
+    std::unique_lock<std::shared_mutex> g(s.names_mu);
     if (s.closed_flag.load(std::memory_order_acquire)) {
-      throw SchedulerClosedError("the scheduler is closed; model '" + name + "' was not added");
+      throw SchedulerClosedError(msg::scheduler_closed_model(name));
     }
-    std::shared_lock<std::shared_mutex> g(s.names_mu);
-    if (s.by_name.count(name) != 0) {
-      throw InvalidArgumentError("a model named '" + name + "' was already added");
+    if (s.by_name.count(name) != 0 || s.adding.count(name) != 0) {
+      throw InvalidArgumentError(msg::model_already_added(name));
     }
-  };
-  refuse();
+    s.adding.insert(name);
+  }
+  struct Unmark {
+    Impl& s;
+    const std::string& name;
+    ~Unmark() {
+      std::unique_lock<std::shared_mutex> g(s.names_mu);
+      s.adding.erase(name);
+    }
+  } unmark{s, name};
   if (m->batching) sched::check_batchable(*m);
   if (config.warmup) m->warmup_runs = sched::warm_up(*m);
   std::unique_lock<std::shared_mutex> names(s.names_mu);
   std::lock_guard<std::mutex> g(s.mu);
-  if (s.closed) {
-    throw SchedulerClosedError("the scheduler is closed; model '" + name + "' was not added");
-  }
-  if (s.by_name.count(name) != 0) {
-    throw InvalidArgumentError("a model named '" + name + "' was already added");
-  }
+  if (s.closed) throw SchedulerClosedError(msg::scheduler_closed_model(name));
   s.by_name.emplace(name, m.get());
   s.models.push_back(std::move(m));
 }
@@ -550,13 +551,11 @@ std::unique_ptr<Pending> Scheduler::Impl::make_pending(Model& m, Request&& reque
 void Scheduler::Impl::admit(Model& m, Pending& p) {
   if (closed) {
     ++m.rejected;
-    throw SchedulerClosedError(m.label + ": the scheduler is closed; request refused");
+    throw SchedulerClosedError(m.label + ": " + msg::scheduler_closed_request());
   }
   if (m.queued >= m.config.max_queue_size) {
     ++m.rejected;
-    throw QueueFullError(m.label +
-                         ": queue full (max_queue_size=" + std::to_string(m.config.max_queue_size) +
-                         "); request refused, try again later");
+    throw QueueFullError(m.label + ": " + msg::queue_full(m.config.max_queue_size));
   }
   p.id = next_id++;
   ++m.submitted;
@@ -692,9 +691,9 @@ bool Scheduler::cancel(RequestId id) {
         for (Pending* p = l.head; p != nullptr; p = p->next) {
           if (p->id != id) continue;
           ++m.cancelled;
-          ended.push_back(ended_with(
-              s.unlink(m, p), std::make_exception_ptr(
-                                  CancelledError(m.label + ": request cancelled before it ran"))));
+          ended.push_back(ended_with(s.unlink(m, p),
+                                     std::make_exception_ptr(CancelledError(
+                                         m.label + ": " + msg::request_cancelled()))));
           goto found;
         }
       }

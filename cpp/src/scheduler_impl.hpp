@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -202,6 +203,7 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   mutable std::shared_mutex names_mu;
   std::vector<std::unique_ptr<sched::Model>> models;
   std::unordered_map<std::string, sched::Model*, sched::NameHash, std::equal_to<>> by_name;
+  std::set<std::string> adding;  // names of models add_model is loading (warm-up)
 
   mutable std::mutex mu;
   std::condition_variable work_cv;    // workers: a batch may be ready

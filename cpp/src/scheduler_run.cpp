@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ortnative/small_array.hpp"
+#include "messages.hpp"
 #include "scheduler_impl.hpp"
 
 namespace ortnative::sched {
@@ -187,11 +188,7 @@ void execute(Batch& batch, std::vector<Ending>& endings, bool* retried) {
 void check_batchable(const Model& m) {
   const Session& s = *m.session;
   auto fail = [&](const std::string& what) {
-    throw InvalidArgumentError(m.label +
-                               ": max_batch_size=" + std::to_string(m.config.max_batch_size) +
-                               " needs every input and output to be a numeric tensor with a "
-                               "free first (batch) dimension, but " +
-                               what + "; use max_batch_size=1 for this model");
+    throw InvalidArgumentError(m.label + ": " + msg::cannot_batch(m.config.max_batch_size, what));
   };
   std::string batch_dim, named_by;
   auto check = [&](const ValueInfo& info, const char* role) {
@@ -258,8 +255,7 @@ uint64_t warm_up(Model& m) {
         case ValueInfo::Kind::kSequence: views[i] = InputView::sequence(nullptr, 0); break;
         case ValueInfo::Kind::kOptional: views[i] = InputView{}; break;
         default:
-          throw InvalidArgumentError(m.label + ": warm-up cannot make a value for input '" +
-                                     info.name + "'; add the model without warmup");
+          throw InvalidArgumentError(m.label + ": " + msg::warmup_no_value(info));
       }
     }
     for (std::size_t r = 0; r < m.slots.size(); ++r) {
@@ -269,10 +265,7 @@ uint64_t warm_up(Model& m) {
         try {
           run_rows(m, *m.slots[r], {&part, 1}, size);
         } catch (const CannotSplit&) {
-          throw InvalidArgumentError(m.label + ": warm-up: the outputs of a batch of " +
-                                     std::to_string(size) +
-                                     " rows do not have that many rows; this model cannot "
-                                     "batch, use max_batch_size=1");
+          throw InvalidArgumentError(m.label + ": " + msg::warmup_cannot_split(size));
         }
       } else {
         SmallArray<Value, 4> results(m.all_outputs.size());

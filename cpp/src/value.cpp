@@ -46,6 +46,10 @@ Value Value::adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> sha
   return out;
 }
 
+Value Value::borrowed(DType dtype, std::span<const int64_t> shape, void* data) {
+  return adopt_tensor(nullptr, dtype, shape, data);
+}
+
 void Value::describe() {
   OrtValue* v = value_;
   const OrtApi& a = loaded_api();

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from .errors import InvalidInputError, InvalidTypeError
 from .options import PreprocessOptions
 
 ALPHA_ONE = 1 << 14  # bilinear horizontal weights: 14-bit fixed point
@@ -184,8 +184,6 @@ class PythonPreprocessor:
     def geometry(
         self, height: int, width: int
     ) -> tuple[float, float, float, float, int, int, int, int]:
-        if height <= 0 or width <= 0:
-            raise InvalidArgumentError(f"image size must be positive, got ({height}, {width})")
         rw, rh, cx, cy, left, top = geometry(
             height, width, self.height, self.width, self.fit, self.align
         )

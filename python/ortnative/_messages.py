@@ -107,5 +107,20 @@ def preprocess_out_not_array(got: str) -> Exception:
     return InvalidTypeError(f"out must be a numpy array, got {got}")
 
 
+def str_element(element: int, why: str) -> str:
+    """How a string array the core refuses is named in place of its dtype: "str (element
+    3 is not valid UTF-8)"."""
+    return f"str (element {element} is {why})"
+
+
+def object_element(element: int, type_name: str) -> str:
+    """How an object array with a non-string element is named: "object (element 0 is int)"."""
+    return f"object (element {element} is {type_name})"
+
+
+def no_numpy_dtype(onnx_type: int) -> Exception:
+    return InvalidTypeError(f"ortnative has no NumPy dtype for ONNX element type {onnx_type}")
+
+
 def bfloat16_needs_ml_dtypes() -> Exception:
     return InvalidTypeError("a bfloat16 tensor needs the ml_dtypes package (pip install ml_dtypes)")

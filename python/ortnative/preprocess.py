@@ -202,6 +202,8 @@ class ImagePreprocessor:
         key = (int(height), int(width))
         t = self._geometry_cache.get(key)
         if t is None:
+            if key[0] <= 0 or key[1] <= 0:
+                raise InvalidArgumentError(f"image size must be positive, got {key}")
             sx, sy, ox, oy, left, top, w, h = self._impl.geometry(key[0], key[1])
             t = Transform(sx, sy, ox, oy, left, top, w, h, key[1], key[0])
             if len(self._geometry_cache) < 64:

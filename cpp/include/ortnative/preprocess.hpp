@@ -129,6 +129,11 @@ struct PreprocessOutput {
   DType dtype = DType::kUndefined;
   std::array<int64_t, 4> shape{};
   std::array<int64_t, 4> strides{};  // elements
+  // How the caller's memory is, where it can say (check_output refuses memory that is
+  // read-only, misaligned, or whose strides are not whole elements).
+  bool writeable = true;
+  bool aligned = true;
+  bool element_strides = true;
 
   // A dense C-order tensor.
   static PreprocessOutput dense(void* data, DType dtype, const std::array<int64_t, 4>& shape);
@@ -179,7 +184,8 @@ class ImagePreprocessor {
   // input_order, an empty image, or rows too long to index with 32 bits.
   void check_image(const ImageView& image, std::size_t index) const;
   // Checks OUT for N images: InvalidTypeError for its dtype, InvalidInputError for its
-  // shape or a last dimension that is not contiguous.
+  // shape, a last dimension that is not contiguous, or memory that is read-only,
+  // misaligned or strided by other than whole elements.
   void check_output(const PreprocessOutput& out, int64_t n) const;
   // The errors those checks throw, for callers whose arrays cannot be described by an
   // ImageView or PreprocessOutput (another rank, an element type without a DType, a

@@ -84,6 +84,26 @@ struct OutputBuffer {
   bool planned = false;
 };
 
+// An array of the caller's that one output is to be written into (Python's out=), as
+// the caller found it; plan_outputs() checks it and places it.
+struct OutArray {
+  std::size_t output = 0;  // index into outputs()
+  // The memory, dense in C order when CONTIGUOUS. view.dtype kUndefined: an element type
+  // that has no DType; GIVEN_DTYPE then names it (for the message).
+  TensorView view;
+  std::string_view given_dtype;
+  bool contiguous = true;  // C-contiguous
+  bool aligned = true;     // aligned for its element type
+  bool writeable = true;
+};
+
+// The shape plan_outputs() planned for one output (rank 0: none planned).
+struct PlannedShape {
+  static constexpr std::size_t kMaxRank = 16;
+  std::size_t rank = 0;
+  int64_t dims[kMaxRank] = {};
+};
+
 struct ModelMetadata {
   std::string producer_name;
   std::string graph_name;
@@ -125,8 +145,11 @@ class Session {
   //   results:      receives one Value per entry of OUTPUTS (same order).
   //   buffers:      empty, or one OutputBuffer per entry of OUTPUTS: where its data is
   //                 non-null, ORT writes that output into the caller's buffer (no copy)
-  //                 and the result Value wraps the same memory (compare data()); where
-  //                 null, ORT allocates and the Value owns ORT's memory.
+  //                 and the result Value describes that memory and owns nothing (compare
+  //                 data()); where null, ORT allocates and the Value owns ORT's memory.
+  // The ORT values wrapping caller memory are kept, one per input and output, and
+  // reused when the next call gives the same memory (same address, dtype and shape), so
+  // a loop over the same arrays makes none per call (see session_impl.hpp).
   // Inputs are checked before ORT sees them (InvalidTypeError for a dtype,
   // InvalidInputError for rank, fixed dimensions or a missing input); numeric tensors
   // are not copied. Errors from ORT itself become InvalidInputError (ORT's
@@ -151,6 +174,21 @@ class Session {
   bool planned_output_shape(std::size_t output, std::span<const InputView> inputs,
                             int64_t* dims) const;
 
+  // Before run(), what a binding does while it still may touch its objects: checks OUT
+  // (each an array for a requested output, at most one per output, whose memory ORT can
+  // write: InvalidInputError; of an element type with a DType: InvalidTypeError; dtype
+  // and shape against the model are run()'s checks) and places it in BUFFERS (one entry
+  // per entry of OUTPUTS; entries without an array are left as they are). For every
+  // other requested output whose shape INPUTS determine (planned_output_shape) and which
+  // has elements, sets buffers[k].planned and writes the shape to SHAPES[k] (SHAPES has
+  // one entry per entry of OUTPUTS; others get rank 0): the caller may allocate a dense
+  // buffer of that dtype and shape and point buffers[k].view at it, which is cheaper than
+  // wrapping ORT's memory afterwards; one it leaves null ORT allocates. Returns how many
+  // outputs were planned.
+  std::size_t plan_outputs(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
+                           std::span<const OutArray> out, std::span<OutputBuffer> buffers,
+                           std::span<PlannedShape> shapes) const;
+
   // The checks run() applies, callable up front (e.g. when a request is queued).
   void check_input(std::size_t index, const InputView& view) const;
   void check_output_buffer(std::size_t output_index, const TensorView& view) const;
@@ -174,9 +212,10 @@ class Session {
   std::unique_ptr<Impl> impl_;
 };
 
-// Human-readable forms used in messages, shared so every layer words things alike:
-// a concrete shape as a Python tuple "(1, 3)", "(5,)", "()"; a model shape as
-// "[N, 3]" with "?" for a free dimension without a name.
+// Human-readable forms used in messages, shared so every layer words things alike
+// (implemented with the other message templates, cpp/src/messages.cpp): a concrete shape
+// as a Python tuple "(1, 3)", "(5,)", "()"; a model shape as "[N, 3]" with "?" for a free
+// dimension without a name.
 std::string format_shape(std::span<const int64_t> shape);
 std::string format_model_shape(const ValueInfo& info);
 
