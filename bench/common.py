@@ -327,10 +327,12 @@ def plot_ratios(
     lo, hi = min([*ratios, 1.0]), max([*ratios, 1.0])
     log = hi / lo > 4
     heights = [0.28 * len(groups[c]) + 0.8 for c in cases]
+    longest = max(len(label) for c in cases for label, _, _ in groups[c])
+    width = max(10.0, 5.0 + 0.062 * longest)  # room for the labels at 7 points
     fig, axes = plt.subplots(
         len(cases),
         1,
-        figsize=(10, sum(heights) + 1.0),
+        figsize=(width, sum(heights) + 1.0),
         gridspec_kw={"height_ratios": heights},
         sharex=True,
         squeeze=False,
@@ -387,6 +389,7 @@ def plot_ratios(
         frameon=False,
     )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / height))
+    fig.subplots_adjust(left=max(fig.subplotpars.left, (0.058 * longest + 0.2) / width))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
