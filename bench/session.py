@@ -68,16 +68,16 @@ BUDGET = {  # rounds, calls per round, warm-up
 BASELINE = "onnxruntime run"
 THREADS = "1 (intra-op)"
 FRESH = "new array per call"
-KEPT = "one made once, reused"
+KEPT = "made once, reused"
 # variant -> (what it writes its output into, plot group)
 OUTPUTS = {
     "onnxruntime run": ("new arrays per call (ORT-allocated)", "Python, allocates per call"),
     "onnxruntime iobinding": (
-        "pre-bound OrtValue, reused (not fetched)",
+        f"pre-bound OrtValue {KEPT} (not fetched)",
         "Python, output made once",
     ),
     "ortnative": (FRESH, "Python, allocates per call"),
-    "ortnative out=": (f"out= array, {KEPT}", "Python, output made once"),
+    "ortnative out=": (f"out= array {KEPT}", "Python, output made once"),
     "ortnative fallback": ("new arrays per call (onnxruntime's)", "Python, allocates per call"),
     "C++ floor: core, fresh output": ("new buffer per call", "C++ floor, allocates per call"),
     "C++ floor: core, same output (out=)": (f"buffer {KEPT}", "C++ floor, output made once"),
@@ -86,7 +86,7 @@ OUTPUTS = {
         "C++ floor, allocates per call",
     ),
     "C++ floor: ORT C API, pre-bound output": (
-        f"pre-bound OrtValue, {KEPT}",
+        f"pre-bound OrtValue {KEPT}",
         "C++ floor, output made once",
     ),
 }
