@@ -1,7 +1,9 @@
 """Runs the benchmark suites: ``python bench/run.py [SUITE ...] [--quick]``.
 
-Each suite writes bench/results/<suite>.json and <suite>.md. With no suite named, all
-run. The method every suite follows is in bench/common.py.
+Each suite writes bench/results/<suite>.json, <suite>.md and <suite>.png; with --quick
+(a smoke run, too few samples to quote) <suite>.quick.json, .md and .png instead, which
+git ignores, so a quick run never overwrites the committed tables. With no suite named,
+all run. The method every suite follows is in bench/common.py.
 """
 
 from __future__ import annotations

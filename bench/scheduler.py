@@ -7,14 +7,24 @@ float32 [1, 256]) and the small CNN (requests of float32 [1, 3, 224, 224]), each
 Clients run a closed loop for a fixed time: send one batch-1 request, wait for its
 result, send the next. Variants:
 
-- ``onnxruntime, shared session`` (the naive baseline): each client thread calls
-  ``InferenceSession.run`` on one shared session with onnxruntime's default threads.
+- ``onnxruntime, threads, shared session, ...`` (the naive baseline): each client thread
+  calls ``InferenceSession.run`` on one shared session, measured in both of the
+  configurations a user would try: onnxruntime's ``default threads`` (its intra-op
+  pool, shared by all the callers) and ``intra_op=1 inter_op=1`` (each call computes
+  on its caller's thread). ``naive (best)`` repeats the one with the higher
+  throughput in that case: every thread-client ratio is against it.
+- ``onnxruntime, asyncio run_in_executor, shared session, ...`` (the naive asyncio
+  baseline): the clients are coroutines on one event loop, each ``await
+  loop.run_in_executor(None, sess.run, None, feeds)`` (the loop's default executor),
+  in the same two session configurations; ``naive asyncio (best)`` repeats the better
+  one, and the asyncio scheduler row's ratio is against it.
 - ``Scheduler, batching``: client threads call ``sched.run(name, feeds)``; the model has
   ``max_batch_size`` > 1 and a short ``max_queue_delay_us`` (see CONFIG).
 - ``Scheduler, max_batch_size=1``: the same scheduler setup without batching.
 - ``Scheduler, batching, submit().result()``: the futures API from client threads.
 - ``Scheduler, batching, asyncio``: the clients are coroutines on one event loop thread
-  (``await sched.infer(...)``), the scheduler the batching one.
+  (``await sched.infer(...)``), as many as the asyncio baseline's, the scheduler the
+  batching one.
 - with 1 client, ``ortnative Session.run (direct)``: no scheduler, for the light-load
   target (the scheduler's median within 10% + max_queue_delay_us of it).
 - per case, ``ceiling: batch 64, one thread`` (reference): one thread running batch 64 on
@@ -22,7 +32,14 @@ result, send the next. Variants:
 - with 64 clients, ``C++ clients: ...`` (bench/cpp/sched_floor.cpp): the same closed loop
   from C++ threads, with no Python in the process, calling ``Session::run`` on one shared
   session (intra-op threads as the scheduler's) or ``Scheduler::run`` with the batching
-  setup: what the core sustains when the clients cost nothing.
+  setup: what the core sustains when the clients cost nothing. They run in a separate
+  process after the Python rows of the case.
+
+What is fair: every row allocates its outputs per request, and the table says what
+each computes on. The baselines are taken at their best configuration of the two
+measured in the same run, and each client kind is compared with its own kind:
+thread clients with ``naive (best)``, coroutines with ``naive asyncio (best)``. (Taking
+the better of two noisy measurements flatters the baseline a little, never ortnative.)
 
 Method (deviations from bench/common.py, which is about single calls): check first (each
 variant's outputs for a sample input equal plain onnxruntime's, rtol 1e-5); warm-up (every
@@ -39,7 +56,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -47,17 +63,32 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 import ortnative as ortn
-from common import RESULTS, Row, Stats, fmt_us, machine, run_json
+from common import (
+    Row,
+    Stats,
+    fmt_us,
+    header_lines,
+    machine,
+    plot_ratios,
+    result_path,
+    row_dict,
+    run_json,
+    write_json,
+)
 from ortnative import models
 from session import build_floor
 
-NAIVE = "onnxruntime, shared session"
+NAIVE_DEFAULT = "onnxruntime, threads, shared session, default threads"
+NAIVE_ONE = "onnxruntime, threads, shared session, intra_op=1 inter_op=1"
+NAIVE = "naive (best)"
+AIO_DEFAULT = "onnxruntime, asyncio run_in_executor, shared session, default threads"
+AIO_ONE = "onnxruntime, asyncio run_in_executor, shared session, intra_op=1 inter_op=1"
+AIO_NAIVE = "naive asyncio (best)"
 BATCHING = "Scheduler, batching"
 UNBATCHED = "Scheduler, max_batch_size=1"
 FUTURES = "Scheduler, batching, submit().result()"
@@ -66,6 +97,12 @@ DIRECT = "ortnative Session.run (direct)"
 CEILING = "ceiling: batch 64, one thread"
 CPP_SESSION = "C++ clients: Session::run, shared session"
 CPP_SCHED = "C++ clients: Scheduler::run, batching"
+# The rows each "best" row picks from, and the rows whose ratio is against it.
+BEST = {NAIVE: (NAIVE_DEFAULT, NAIVE_ONE), AIO_NAIVE: (AIO_DEFAULT, AIO_ONE)}
+ASYNC_ROWS = (AIO_DEFAULT, AIO_ONE, AIO_NAIVE, ASYNCIO)
+# The default executor's size (concurrent.futures.ThreadPoolExecutor's default).
+EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)
+OUTPUT = "new arrays per request"
 
 # Per model: how the scheduler is set up (both scheduler variants share the rest), and
 # the time per variant and round. Each model session computes on its worker's thread
@@ -124,18 +161,19 @@ def threads_loop(n: int, call: Callable[[], Any], seconds: float) -> tuple[int, 
 
 
 def asyncio_loop(
-    n: int, sched: ortn.Scheduler, name: str, feeds: dict[str, np.ndarray], seconds: float
+    n: int, call: Callable[[asyncio.AbstractEventLoop], Awaitable[Any]], seconds: float
 ) -> tuple[int, float, np.ndarray]:
-    """N coroutines on one event loop, each awaiting sched.infer in a loop."""
+    """N coroutines on one event loop, each awaiting CALL(loop) in a loop."""
     lats: list[int] = []
     clock = time.perf_counter_ns
 
     async def client(end: int) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             t0 = clock()
             if t0 >= end:
                 break
-            await sched.infer(name, feeds)
+            await call(loop)
             lats.append(clock() - t0)
 
     async def main() -> float:
@@ -148,14 +186,48 @@ def asyncio_loop(
 
 
 class Variant:
-    def __init__(self, name: str, run: Callable[[float], tuple[int, float, np.ndarray]]):
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[float], tuple[int, float, np.ndarray]],
+        threads: str,
+        clients: str,
+        sched: ortn.Scheduler | None = None,
+    ):
         self.name = name
         self.run = run
+        self.threads = threads
+        self.clients = clients
+        self.sched = sched
         self.rps: list[float] = []
         self.samples: list[np.ndarray] = []
-        self.sched: ortn.Scheduler | None = None
         self.rows = 0
         self.batches = 0
+
+
+def pick_best(rows: list[Row]) -> list[Row]:
+    """One case's ROWS with each BEST row after its candidates: a copy of the one with the
+    higher median throughput, its note naming which."""
+    by = {r.variant: r for r in rows}
+    out = []
+    for r in rows:
+        out.append(r)
+        for best, candidates in BEST.items():
+            if r.variant != candidates[-1]:
+                continue
+            top = max((by[c] for c in candidates), key=lambda x: x.extra["throughput_rps"])
+            out.append(
+                Row(
+                    r.case,
+                    best,
+                    top.stats,
+                    note=f"= {top.variant}",
+                    extra={**top.extra, "best_of": top.variant},
+                    threads=top.threads,
+                    output=top.output,
+                )
+            )
+    return out
 
 
 def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row]:
@@ -169,6 +241,11 @@ def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row
     so = ort.SessionOptions()
     so.log_severity_level = 3
     plain = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    so1 = ort.SessionOptions()
+    so1.log_severity_level = 3
+    so1.intra_op_num_threads = 1
+    so1.inter_op_num_threads = 1
+    plain1 = ort.InferenceSession(model, so1, providers=["CPUExecutionProvider"])
     want = plain.run(None, feeds)[0]
 
     batching = ortn.Scheduler(backend="native")
@@ -181,27 +258,90 @@ def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row
         if not np.allclose(got, want, rtol=1e-5, atol=1e-6):
             raise SystemExit(f"{case}: {label} disagrees with onnxruntime; not timing it")
 
+    async def in_executor(sess: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, sess.run, None, feeds)
+
     out = plain.get_outputs()[0].name
+    check(NAIVE_ONE, plain1.run(None, feeds)[0])
+    check(AIO_DEFAULT, asyncio.run(in_executor(plain))[0])
+    check(AIO_ONE, asyncio.run(in_executor(plain1))[0])
     check(BATCHING, batching.run("m", feeds)[out])
     check(UNBATCHED, unbatched.run("m", feeds)[out])
     check(FUTURES, batching.submit("m", feeds).result()[out])
     check(ASYNCIO, asyncio.run(batching.infer("m", feeds))[out])
     check(DIRECT, direct.run(feeds)[out])
 
+    n = n_clients
+    sc = cfg["scheduler"]
+    on_sched = f"scheduler: {sc['replicas']} replica(s) x {sc['intra_op_threads']} intra-op"
+    ort_pool = "ORT's default intra-op pool, shared"
+    own = "each client's own thread (intra-op 1)"
+    ex = f"default executor ({EXECUTOR_THREADS} threads)"
+    threads_c, coros = f"{n} thread{'s' if n > 1 else ''}", f"{n} coroutine{'s' if n > 1 else ''}"
     variants = [
-        Variant(NAIVE, lambda s: threads_loop(n_clients, lambda: plain.run(None, feeds), s)),
-        Variant(BATCHING, lambda s: threads_loop(n_clients, lambda: batching.run("m", feeds), s)),
-        Variant(UNBATCHED, lambda s: threads_loop(n_clients, lambda: unbatched.run("m", feeds), s)),
+        Variant(
+            NAIVE_DEFAULT,
+            lambda s: threads_loop(n, lambda: plain.run(None, feeds), s),
+            ort_pool,
+            threads_c,
+        ),
+        Variant(
+            NAIVE_ONE, lambda s: threads_loop(n, lambda: plain1.run(None, feeds), s), own, threads_c
+        ),
+        Variant(
+            BATCHING,
+            lambda s: threads_loop(n, lambda: batching.run("m", feeds), s),
+            on_sched,
+            threads_c,
+            batching,
+        ),
+        Variant(
+            UNBATCHED,
+            lambda s: threads_loop(n, lambda: unbatched.run("m", feeds), s),
+            on_sched,
+            threads_c,
+            unbatched,
+        ),
         Variant(
             FUTURES,
-            lambda s: threads_loop(n_clients, lambda: batching.submit("m", feeds).result(), s),
+            lambda s: threads_loop(n, lambda: batching.submit("m", feeds).result(), s),
+            on_sched,
+            threads_c,
+            batching,
         ),
-        Variant(ASYNCIO, lambda s: asyncio_loop(n_clients, batching, "m", feeds, s)),
+        Variant(
+            AIO_DEFAULT,
+            lambda s: asyncio_loop(
+                n, lambda loop: loop.run_in_executor(None, plain.run, None, feeds), s
+            ),
+            f"{ex} -> {ort_pool}",
+            coros,
+        ),
+        Variant(
+            AIO_ONE,
+            lambda s: asyncio_loop(
+                n, lambda loop: loop.run_in_executor(None, plain1.run, None, feeds), s
+            ),
+            f"{ex}, intra-op 1 each",
+            coros,
+        ),
+        Variant(
+            ASYNCIO,
+            lambda s: asyncio_loop(n, lambda loop: batching.infer("m", feeds), s),
+            on_sched,
+            coros,
+            batching,
+        ),
     ]
-    variants[1].sched = variants[3].sched = variants[4].sched = batching
-    variants[2].sched = unbatched
     if n_clients == 1:
-        variants.append(Variant(DIRECT, lambda s: threads_loop(1, lambda: direct.run(feeds), s)))
+        variants.append(
+            Variant(
+                DIRECT,
+                lambda s: threads_loop(1, lambda: direct.run(feeds), s),
+                "the client's thread (intra-op 1)",
+                threads_c,
+            )
+        )
     for v in variants:  # warm-up
         v.run(min(0.3, seconds / 4))
         time.sleep(SETTLE)
@@ -229,11 +369,12 @@ def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row
             "throughput_rps": statistics.median(v.rps),
             "rounds_rps": v.rps,
             "requests": int(stats.n),
+            "clients": v.clients,
         }
         if v.batches:
             extra["rows_per_batch"] = v.rows / v.batches
-        rows.append(Row(label, v.name, stats, extra=extra))
-    return rows
+        rows.append(Row(label, v.name, stats, extra=extra, threads=v.threads, output=OUTPUT))
+    return pick_best(rows)
 
 
 def ceiling(case: str, scale: float) -> Row:
@@ -254,7 +395,13 @@ def ceiling(case: str, scale: float) -> Row:
         CEILING,
         Stats.of(samples),
         note="latency of one batch of 64",
-        extra={"throughput_rps": 64 * count / elapsed, "rows_per_batch": 64.0},
+        extra={
+            "throughput_rps": 64 * count / elapsed,
+            "rows_per_batch": 64.0,
+            "clients": "1 thread",
+        },
+        threads="ORT's default intra-op pool",
+        output="new arrays per batch",
     )
 
 
@@ -266,6 +413,7 @@ def cpp_floor(case: str, floor: str, scale: float, tmp: str) -> list[Row]:
         f.write(cfg["build"]())
     env = dict(os.environ)
     lib = ortn._ortlib.candidates()
+    sc = cfg["scheduler"]
     rows = []
     for label, mode in ((CPP_SESSION, "session"), (CPP_SCHED, "scheduler")):
         cmd = [
@@ -278,9 +426,9 @@ def cpp_floor(case: str, floor: str, scale: float, tmp: str) -> list[Row]:
             "--seconds",
             str(cfg["seconds"] * scale),
             "--replicas",
-            str(cfg["scheduler"]["replicas"]),
+            str(sc["replicas"]),
             "--intra",
-            str(cfg["scheduler"]["intra_op_threads"]),
+            str(sc["intra_op_threads"]),
             "--max-batch",
             str(cfg["batching"]["max_batch_size"]),
             "--delay-us",
@@ -297,35 +445,66 @@ def cpp_floor(case: str, floor: str, scale: float, tmp: str) -> list[Row]:
             p75_us=res["p75_ns"] / 1e3,
             mean_us=res["mean_ns"] / 1e3,
         )
-        extra: dict[str, Any] = {"throughput_rps": res["throughput_rps"], "requests": res["n"]}
+        extra: dict[str, Any] = {
+            "throughput_rps": res["throughput_rps"],
+            "requests": res["n"],
+            "clients": "64 C++ threads",
+        }
         if mode == "scheduler":
             extra["rows_per_batch"] = res["rows_per_batch"]
-        rows.append(Row(f"{case}, 64 clients", label, stats, extra=extra))
+            threads = f"scheduler: {sc['replicas']} replica(s) x {sc['intra_op_threads']} intra-op"
+            output = "new outputs per request"
+        else:
+            threads = f"each client's own thread (intra-op {sc['intra_op_threads']})"
+            output = "ORT-allocated outputs per request"
+        rows.append(
+            Row(f"{case}, 64 clients", label, stats, extra=extra, threads=threads, output=output)
+        )
         time.sleep(SETTLE)
     return rows
+
+
+def baseline_of(row: Row) -> str | None:
+    """Thread (and C++) clients against naive (best); coroutines against naive asyncio
+    (best); the reference row against nothing."""
+    if row.variant == CEILING:
+        return None
+    return AIO_NAIVE if row.variant in ASYNC_ROWS else NAIVE
 
 
 def summarize(rows: list[Row]) -> list[str]:
     by = {(r.case, r.variant): r for r in rows}
     notes = []
+
+    def rps(case: str, variant: str) -> float | None:
+        r = by.get((case, variant))
+        return r.extra["throughput_rps"] if r else None
+
     for case in CONFIG:
-        many = f"{case}, 64 clients"
-        naive, batch = by.get((many, NAIVE)), by.get((many, BATCHING))
-        aio, top = by.get((many, ASYNCIO)), by.get((f"{case}, reference", CEILING))
-        if naive and batch and naive.stats and batch.stats:
-            ratio = batch.extra["throughput_rps"] / naive.extra["throughput_rps"]
+        for n in CLIENTS[1:]:
+            many = f"{case}, {n} clients"
+            naive, batch = by.get((many, NAIVE)), by.get((many, BATCHING))
+            aio_naive, aio = by.get((many, AIO_NAIVE)), by.get((many, ASYNCIO))
+            if not (naive and batch and naive.stats and batch.stats):
+                continue
             line = (
-                f"{case}, 64 clients: the batching scheduler serves {ratio:.2f}x the naive "
-                f"baseline's requests/s (p99 {fmt_us(batch.stats.p99_us)} against "
+                f"{many}: the naive baseline's best is {naive.extra['best_of']!r}; the batching "
+                f"scheduler serves {batch.extra['throughput_rps'] / naive.extra['throughput_rps']:.2f}x "
+                f"its requests/s (p99 {fmt_us(batch.stats.p99_us)} against "
                 f"{fmt_us(naive.stats.p99_us)})"
             )
-            if aio:
-                line += f"; asyncio clients {aio.extra['throughput_rps'] / naive.extra['throughput_rps']:.2f}x"
+            if aio and aio_naive and aio.stats and aio_naive.stats:
+                line += (
+                    f"; asyncio clients: the scheduler serves "
+                    f"{aio.extra['throughput_rps'] / aio_naive.extra['throughput_rps']:.2f}x the "
+                    f"naive asyncio baseline's best ({aio_naive.extra['best_of']!r}; p99 "
+                    f"{fmt_us(aio.stats.p99_us)} against {fmt_us(aio_naive.stats.p99_us)})"
+                )
+            top = rps(f"{case}, reference", CEILING)
             if top:
                 best = max(batch.extra["throughput_rps"], aio.extra["throughput_rps"] if aio else 0)
                 line += (
-                    f"; the best of them reaches {best / top.extra['throughput_rps']:.0%} of the "
-                    "batch-64 ceiling"
+                    f"; the better scheduler row reaches {best / top:.0%} of the batch-64 ceiling"
                 )
             notes.append(line + ".")
         one = f"{case}, 1 client"
@@ -342,62 +521,96 @@ def summarize(rows: list[Row]) -> list[str]:
     return notes
 
 
-def write(rows: list[Row], notes: list[str], method: str, cmd: str) -> tuple[str, str]:
-    os.makedirs(RESULTS, exist_ok=True)
+def plot(rows: list[Row], quick: bool) -> Callable[[str], None]:
+    """The PNG: requests/s against the naive baseline (best) of the same client kind."""
+    by = {(r.case, r.variant): r for r in rows}
+    groups: dict[str, list[tuple[str, float, str]]] = {}
+    for r in rows:
+        base_name = baseline_of(r)
+        base = by.get((r.case, base_name)) if base_name else None
+        if base is None or r.variant in BEST:
+            continue
+        if r.variant.startswith("C++"):
+            kind = "C++ client threads"
+        elif r.variant in (NAIVE_DEFAULT, NAIVE_ONE, AIO_DEFAULT, AIO_ONE):
+            kind = "naive onnxruntime"
+        elif r.variant == DIRECT:
+            kind = "ortnative Session.run, no scheduler"
+        else:
+            kind = "ortnative Scheduler"
+        ratio = r.extra["throughput_rps"] / base.extra["throughput_rps"]
+        groups.setdefault(r.case, []).append((r.variant, ratio, kind))
+    return lambda path: plot_ratios(
+        path,
+        title=(
+            "Many closed-loop clients: requests/s against the naive baseline at its best "
+            "(threads vs naive (best), asyncio vs naive asyncio (best))"
+        ),
+        xlabel="throughput vs the naive baseline (best) of the same client kind",
+        groups=groups,
+        quick=quick,
+    )
+
+
+def write(
+    rows: list[Row],
+    notes: list[str],
+    method: str,
+    cmd: str,
+    *,
+    quick: bool = False,
+    results: str | None = None,
+    draw: bool = True,
+) -> list[str]:
+    """scheduler.json, .md and .png (``.quick.*`` when QUICK) in RESULTS."""
+    m = machine()
     data = {
         "suite": "scheduler",
-        "machine": machine(),
+        "quick": quick,
+        "machine": m,
         "method": method,
-        "baseline": NAIVE,
+        "baseline": f"{NAIVE} (thread clients), {AIO_NAIVE} (asyncio clients)",
         "notes": notes,
         "meta": {"command": cmd, "config": {k: {**v, "build": None} for k, v in CONFIG.items()}},
-        "rows": [
-            {
-                "case": r.case,
-                "variant": r.variant,
-                "stats": asdict(r.stats) if r.stats else None,
-                "note": r.note,
-                "extra": r.extra,
-            }
-            for r in rows
-        ],
+        "rows": [row_dict(r) for r in rows],
     }
-    jpath = os.path.join(RESULTS, "scheduler.json")
-    with open(jpath, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.write("\n")
-    m = data["machine"]
-    base = {r.case: r.extra["throughput_rps"] for r in rows if r.variant == NAIVE}
-    lines = [
-        "# scheduler benchmark",
-        "",
+    jpath = result_path("scheduler", "json", quick=quick, results=results)
+    write_json(jpath, data)
+    by = {(r.case, r.variant): r for r in rows}
+    lines = header_lines("scheduler", m, cmd, method, quick)
+    lines += [
         (
-            f"{m.get('cpu', m['processor'])}, {m['cpus']} CPUs; Python {m['python']}; "
-            f"onnxruntime {m['onnxruntime']}; {m['date']}. Generated by `{cmd}`."
+            "| case | variant | clients | computes on | output | throughput | vs naive (best), "
+            "same client kind | median | p99 | p25-p75 | rows/batch |"
         ),
-        "",
-        method,
-        "",
-        "| case | variant | throughput | vs naive | median | p99 | p25-p75 | rows/batch |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         s = r.stats
         assert s is not None
         rps = r.extra["throughput_rps"]
         unit = "rows/s" if r.variant == CEILING else "req/s"
-        vs = f"{rps / base[r.case]:.2f}x" if r.case in base else "-"
+        base_name = baseline_of(r)
+        base = by.get((r.case, base_name)) if base_name else None
+        vs = f"{rps / base.extra['throughput_rps']:.2f}x" if base else "-"
         rpb = f"{r.extra['rows_per_batch']:.1f}" if "rows_per_batch" in r.extra else "-"
         note = f" ({r.note})" if r.note else ""
         lines.append(
-            f"| {r.case} | {r.variant}{note} | {rps:,.0f} {unit} | {vs} | {fmt_us(s.median_us)} "
+            f"| {r.case} | {r.variant}{note} | {r.extra.get('clients', '')} | {r.threads} | "
+            f"{r.output} | {rps:,.0f} {unit} | {vs} | {fmt_us(s.median_us)} "
             f"| {fmt_us(s.p99_us)} | {fmt_us(s.p25_us)} - {fmt_us(s.p75_us)} | {rpb} |"
         )
     lines += ["", *[f"- {n}" for n in notes]]
-    mpath = os.path.join(RESULTS, "scheduler.md")
+    ppath = result_path("scheduler", "png", quick=quick, results=results)
+    lines += ["", f"![scheduler]({os.path.basename(ppath)})"]
+    mpath = result_path("scheduler", "md", quick=quick, results=results)
     with open(mpath, "w") as f:
         f.write("\n".join(lines) + "\n")
-    return jpath, mpath
+    paths = [jpath, mpath]
+    if draw:
+        plot(rows, quick)(ppath)
+        paths.append(ppath)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,17 +645,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{case} setup: scheduler {cfg['scheduler']}, batching {cfg['batching']}; "
             f"{cfg['seconds'] * scale:g} s per variant and round."
         )
+    notes.append(
+        f"The asyncio rows run on asyncio's default executor: {EXECUTOR_THREADS} threads "
+        "(min(32, CPUs + 4))."
+    )
     method = (
         "Closed-loop clients (each sends a batch-1 request, waits, sends the next) for a "
         "fixed time per variant, variants interleaved over rounds; throughput is the "
-        "median over rounds, latency percentiles pool every request of every round. "
+        "median over rounds, latency percentiles pool every request of every round. The "
+        "naive baselines are measured with onnxruntime's default threads and with "
+        "intra_op=1 inter_op=1, in the same rounds; the better of the two is quoted as "
+        "naive (best) (threads) and naive asyncio (best) (coroutines), and each client "
+        "kind's ratios are against its own. Every row allocates its outputs per request. "
         "Method details: bench/scheduler.py."
     )
     cmd = "python bench/run.py scheduler" + (" --quick" if args.quick else "")
-    j, m = write(rows, notes, method, cmd)
-    with open(m) as f:
+    paths = write(rows, notes, method, cmd, quick=args.quick)
+    with open(paths[1]) as f:
         print(f.read())
-    print(f"wrote {j} and {m}")
+    print("wrote " + ", ".join(paths))
     return 0
 
 

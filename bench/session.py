@@ -16,6 +16,18 @@ Variants:
   call (what ``ortnative`` does), into the same buffer (what ``out=`` does), and
   through ORT's C API alone with ORT-allocated or pre-bound outputs.
 
+What is fair: every row computes on one intra-op thread. Rows that allocate their
+output per call (``onnxruntime run``, ``ortnative``, ``ortnative fallback``, ``C++
+floor: core, fresh output``, ``C++ floor: ORT C API, ORT-allocated output``) compare
+with each other; rows that write into an output made once (``onnxruntime iobinding``,
+``ortnative out=``, ``C++ floor: core, same output (out=)``, ``C++ floor: ORT C API,
+pre-bound output``) with each other. The table's output column says which is which.
+The C++ floor rows are timed in the same rounds as the Python rows: the floor binary
+runs beside the benchmark (``--serve``) and, on its turn in each round, times CALLS
+calls and sends their times back (bench/common.py, ``external``), so that a floor and
+what it bounds see the same machine. A floor slower than the row it bounds (machine
+noise) is called out in the notes.
+
 Also: the time to ``import ortnative`` and ``import onnxruntime`` in a fresh
 interpreter (median of several).
 """
@@ -23,6 +35,7 @@ interpreter (median of several).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -32,7 +45,13 @@ from typing import Any
 
 import numpy as np
 import ortnative as ortn
-from common import ROOT, Row, Stats, run_json, time_interleaved, write_results
+from common import (
+    ROOT,
+    Row,
+    plot_ratios,
+    time_interleaved,
+    write_results,
+)
 from ortnative import models
 
 CASES = {
@@ -44,7 +63,32 @@ CASES = {
 BUDGET = {  # rounds, calls per round, warm-up
     "tiny": (20, 2000, 2000),
     "small": (20, 1000, 1000),
-    "big": (10, 30, 20),
+    "big": (30, 10, 20),  # many short rounds: the variants take turns more often
+}
+BASELINE = "onnxruntime run"
+THREADS = "1 (intra-op)"
+FRESH = "new array per call"
+KEPT = "made once, reused"
+# variant -> (what it writes its output into, plot group)
+OUTPUTS = {
+    "onnxruntime run": ("new arrays per call (ORT-allocated)", "Python, allocates per call"),
+    "onnxruntime iobinding": (
+        f"pre-bound OrtValue {KEPT} (not fetched)",
+        "Python, output made once",
+    ),
+    "ortnative": (FRESH, "Python, allocates per call"),
+    "ortnative out=": (f"out= array {KEPT}", "Python, output made once"),
+    "ortnative fallback": ("new arrays per call (onnxruntime's)", "Python, allocates per call"),
+    "C++ floor: core, fresh output": ("new buffer per call", "C++ floor, allocates per call"),
+    "C++ floor: core, same output (out=)": (f"buffer {KEPT}", "C++ floor, output made once"),
+    "C++ floor: ORT C API, ORT-allocated output": (
+        "ORT-allocated, released per call",
+        "C++ floor, allocates per call",
+    ),
+    "C++ floor: ORT C API, pre-bound output": (
+        f"pre-bound OrtValue {KEPT}",
+        "C++ floor, output made once",
+    ),
 }
 FLOOR_MODES = [
     ("C++ floor: core, fresh output", "core-fresh"),
@@ -52,6 +96,80 @@ FLOOR_MODES = [
     ("C++ floor: ORT C API, ORT-allocated output", "c-ort"),
     ("C++ floor: ORT C API, pre-bound output", "c-prealloc"),
 ]
+# (floor, the row it bounds): the same work with nothing of Python's on top.
+BOUNDS = [
+    ("C++ floor: core, fresh output", "ortnative"),
+    ("C++ floor: core, same output (out=)", "ortnative out="),
+    ("C++ floor: ORT C API, pre-bound output", "ortnative out="),
+    ("C++ floor: ORT C API, pre-bound output", "onnxruntime iobinding"),
+    ("C++ floor: ORT C API, ORT-allocated output", "onnxruntime run"),
+]
+# The hot-path target (issue 10): out= within this factor of the C API, pre-bound.
+HOT_PATH_TARGET = 1.2
+
+
+class FloorServer:
+    """The C++ floor (bench/cpp/floor.cpp) running beside the benchmark in ``--serve``
+    mode: it times calls on request, so its rows share the Python rows' rounds."""
+
+    def __init__(self, binary: str, model: str, dims: dict[str, int], threads: int = 1):
+        args = [binary, model, "--serve", "--threads", str(threads)]
+        args += [a for k, v in dims.items() for a in ("--dim", f"{k}={v}")]
+        lib = ortn._ortlib.candidates()
+        if lib:
+            args += ["--ort-library", lib[0]]
+        # stderr carries an error message or the final checksum line: small enough
+        # for the pipe, read when the process has ended.
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def ask(self, line: str) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(line + "\n")
+            self._proc.stdin.flush()
+            reply = self._proc.stdout.readline()
+        except BrokenPipeError:
+            reply = ""
+        if not reply:
+            _, err = self._proc.communicate(timeout=10)
+            raise RuntimeError(f"C++ floor failed on {line!r}: {err.strip()}")
+        return json.loads(reply)  # type: ignore[no-any-return]
+
+    def check(self, mode: str) -> np.ndarray:
+        return np.asarray(self.ask(f"check {mode}")["out"], np.float32)
+
+    def timer(self, mode: str) -> Any:
+        """A bench/common.py ``external`` variant: n -> n per-call times in ns."""
+        return lambda n: np.asarray(self.ask(f"time {mode} {n}")["ns"], np.float64)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write("quit\n")
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            self._proc.communicate(timeout=30)
+
+
+def floor_feeds(plain: Any, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The floor's inputs (bench/cpp/floor.cpp: input i, element j = i + (j % 97) * 0.01,
+    in float32 arithmetic), to check its outputs against onnxruntime's."""
+    feeds = {}
+    for i, inp in enumerate(plain.get_inputs()):
+        shape = shapes[inp.name]
+        j = (np.arange(int(np.prod(shape))) % 97).astype(np.float32)
+        feeds[inp.name] = (np.float32(i) + j * np.float32(0.01)).reshape(shape)
+    return feeds
 
 
 def build_floor(target: str = "ortnative-floor") -> str | None:
@@ -160,55 +278,34 @@ def bench_case(
     for name, check in checks.items():
         if not np.allclose(check(), want, rtol=1e-5, atol=1e-6):
             raise SystemExit(f"{case}: {name} disagrees with onnxruntime; not timing it")
-    rounds, calls, warmup = BUDGET[size]
-    stats = time_interleaved(
-        variants,
-        rounds=rounds,
-        calls=max(1, calls // scale),
-        warmup=warmup // scale,
-        progress=case,
-    )
-    rows = [Row(case, name, st) for name, st in stats.items()]
+    server = None
+    external: dict[str, Any] = {}
     if floor is not None:
-        dim_args = [a for k, v in dims.items() for a in ("--dim", f"{k}={v}")]
-        env = dict(os.environ)
-        lib = ortn._ortlib.candidates()
-        if lib:
-            env["ORTNATIVE_ORT_LIBRARY"] = lib[0]
+        server = FloorServer(floor, path, dims)
+        floor_want = plain.run(None, floor_feeds(plain, shapes))[0].ravel()
         for label, mode in FLOOR_MODES:
-            res = run_json(
-                [
-                    floor,
-                    path,
-                    "--mode",
-                    mode,
-                    "--iters",
-                    str(rounds * calls // scale),
-                    "--warmup",
-                    str(warmup // scale),
-                    "--threads",
-                    "1",
-                    *dim_args,
-                ],
-                env=env,
-            )
-            rows.append(
-                Row(
-                    case,
-                    label,
-                    Stats(
-                        n=res["n"],
-                        median_us=res["median_ns"] / 1e3,
-                        p99_us=res["p99_ns"] / 1e3,
-                        p25_us=res["p25_ns"] / 1e3,
-                        p75_us=res["p75_ns"] / 1e3,
-                        mean_us=res["mean_ns"] / 1e3,
-                    ),
-                )
-            )
+            if not np.allclose(server.check(mode), floor_want, rtol=1e-5, atol=1e-6):
+                server.close()
+                raise SystemExit(f"{case}: {label} disagrees with onnxruntime; not timing it")
+            external[label] = server.timer(mode)
+    rounds, calls, warmup = BUDGET[size]
+    try:
+        stats = time_interleaved(
+            variants,
+            rounds=rounds,
+            calls=max(1, calls // scale),
+            warmup=warmup // scale,
+            progress=case,
+            external=external,
+        )
+    finally:
+        if server is not None:
+            server.close()
     native.close()
     fallback.close()
-    return rows
+    return [
+        Row(case, name, st, threads=THREADS, output=OUTPUTS[name][0]) for name, st in stats.items()
+    ]
 
 
 def run(args: argparse.Namespace) -> list[Row]:
@@ -231,22 +328,42 @@ def summarize(rows: list[Row], imports: dict[str, float]) -> list[str]:
     med = {(r.case, r.variant): r.stats.median_us for r in rows if r.stats}
     notes = []
     for case in dict.fromkeys(r.case for r in rows):
-        ort_run = med.get((case, "onnxruntime run"))
-        nat, nat_out = med.get((case, "ortnative")), med.get((case, "ortnative out="))
-        fb = med.get((case, "ortnative fallback"))
-        f_fresh = med.get((case, "C++ floor: core, fresh output"))
-        f_pre = med.get((case, "C++ floor: core, same output (out=)"))
+        m = {v: t for (c, v), t in med.items() if c == case}
+        ort_run, iob = m.get("onnxruntime run"), m.get("onnxruntime iobinding")
+        nat, nat_out, fb = m.get("ortnative"), m.get("ortnative out="), m.get("ortnative fallback")
+        f_fresh = m.get("C++ floor: core, fresh output")
+        f_pre = m.get("C++ floor: core, same output (out=)")
+        c_pre = m.get("C++ floor: ORT C API, pre-bound output")
         parts = []
         if ort_run and nat:
-            parts.append(f"ortnative is {ort_run / nat:.2f}x onnxruntime's speed")
+            parts.append(f"allocating: ortnative is {ort_run / nat:.2f}x onnxruntime run's speed")
+        if iob and nat_out:
+            parts.append(
+                f"output made once: ortnative out= is {iob / nat_out:.2f}x onnxruntime "
+                "iobinding's speed"
+            )
         if f_fresh and nat:
-            parts.append(f"{nat / f_fresh:.2f}x the C++ core floor (fresh output)")
+            parts.append(f"ortnative takes {nat / f_fresh:.2f}x the C++ core floor (fresh output)")
         if f_pre and nat_out:
             parts.append(f"out= {nat_out / f_pre:.2f}x the C++ core floor (same output)")
+        if c_pre and nat_out:
+            verdict = "within" if nat_out <= HOT_PATH_TARGET * c_pre else "NOT within"
+            parts.append(
+                f"out= {nat_out / c_pre:.2f}x the ORT C API with a pre-bound output, {verdict} "
+                f"the {HOT_PATH_TARGET}x target"
+            )
         if ort_run and fb:
             parts.append(f"the fallback takes {fb / ort_run:.2f}x onnxruntime's time")
         if parts:
             notes.append(f"{case}: " + "; ".join(parts) + ".")
+        for fl, bounded in BOUNDS:
+            if fl in m and bounded in m and m[fl] > m[bounded]:
+                notes.append(
+                    f"{case}: WARNING: the floor '{fl}' ({m[fl]:.2f} us) is slower than "
+                    f"'{bounded}' ({m[bounded]:.2f} us), which it bounds, by "
+                    f"{m[fl] / m[bounded] - 1:.1%}: machine noise (compare the p25-p75 "
+                    "spreads); do not quote this pair from this run."
+                )
     if imports:
         notes.append(
             "import time (fresh interpreter, median of 7, -X importtime): "
@@ -254,6 +371,25 @@ def summarize(rows: list[Row], imports: dict[str, float]) -> list[str]:
             + "."
         )
     return notes
+
+
+def plot(rows: list[Row], quick: bool) -> Any:
+    """The PNG: every row's speed against onnxruntime run, per case."""
+    med = {(r.case, r.variant): r.stats.median_us for r in rows if r.stats}
+    groups: dict[str, list[tuple[str, float, str]]] = {}
+    for r in rows:
+        base = med.get((r.case, BASELINE))
+        if r.stats and base:
+            groups.setdefault(r.case, []).append(
+                (r.variant, base / r.stats.median_us, OUTPUTS[r.variant][1])
+            )
+    return lambda path: plot_ratios(
+        path,
+        title="Session.run per-call latency, 1 intra-op thread: speed vs onnxruntime run",
+        xlabel="speed vs InferenceSession.run (ratio of medians; > 1 is faster)",
+        groups=groups,
+        quick=quick,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,21 +407,25 @@ def main(argv: list[str] | None = None) -> int:
         "Per-call latency, one intra-op thread everywhere. Method: bench/common.py (check "
         "against onnxruntime first, warm-up, interleaved rounds, each call timed alone, "
         "timer cost subtracted, median/p99/IQR over a fixed sample count). C++ floor rows: "
-        "bench/cpp/floor.cpp, same model and input, timed with steady_clock in a separate "
-        "process."
+        "bench/cpp/floor.cpp, same model, its output checked against onnxruntime, timed "
+        "with steady_clock in a helper process that takes its turn in the same rounds as "
+        "the Python rows. Compare rows with the same output column kind: allocating per "
+        "call with allocating, output made once with output made once."
     )
     cmd = "python bench/run.py session" + (" --quick" if args.quick else "")
-    j, m = write_results(
+    paths = write_results(
         "session",
         rows,
         method=method,
-        baseline="onnxruntime run",
+        baseline=BASELINE,
         notes=notes,
         meta={"command": cmd, "imports_ms": imports},
+        quick=args.quick,
+        plot=plot(rows, args.quick),
     )
-    with open(m) as f:
+    with open(paths[1]) as f:
         print(f.read())
-    print(f"wrote {j} and {m}")
+    print("wrote " + ", ".join(paths))
     return 0
 
 
