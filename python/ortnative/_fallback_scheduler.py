@@ -20,13 +20,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from . import _exit
+from . import _messages as msg
 from ._fallback import PythonSession
-from ._messages import format_model_shape
 from .errors import (
     CancelledError,
     InvalidArgumentError,
@@ -36,6 +36,7 @@ from .errors import (
 )
 from .options import ModelConfig
 
+_E = TypeVar("_E", bound=Exception)
 _NEVER = math.inf
 _WINDOW = 4096  # latency samples kept per model and kind (as the core's Samples::kWindow)
 _FIRST_PROBE, _LAST_PROBE = 16, 1024  # as the core's Model::kFirstProbe, kLastProbe
@@ -114,7 +115,7 @@ class _Samples:
 class _Model:
     def __init__(self, name: str, session: PythonSession, config: ModelConfig) -> None:
         self.name = name
-        self.label = f"model '{name}'"
+        self.label = msg.label(name)
         self.session = session
         self.replicas = replicas = config.replicas
         self.max_batch_size = config.max_batch_size
@@ -149,6 +150,10 @@ class _Model:
         self.compute_us = _Samples()
         self.total_us = _Samples()
 
+    def error(self, cls: type[_E], what: str) -> _E:
+        """CLS with WHAT, prefixed with the model's name, as the core's errors are."""
+        return cls(f"{self.label}: {what}")
+
     def on_arrival(self) -> None:
         if self.queued + self.running > 0 or self.last_batch > 1:
             self.wait_mode = True
@@ -182,30 +187,15 @@ class _Model:
         return min(next(iter(level.values())).submitted for level in self.levels.values())
 
 
-def _format_ms(us: int) -> str:
-    return f"{us / 1000:g}"
-
-
 def _timed_out(p: _Pending) -> _Ending:
-    return (
-        p,
-        None,
-        RequestTimeoutError(
-            f"{p.model.label}: request timed out after {_format_ms(p.timeout_us)} ms in the "
-            "queue; it never ran"
-        ),
-    )
+    return (p, None, p.model.error(RequestTimeoutError, msg.request_timed_out(p.timeout_us)))
 
 
 def _check_batchable(m: _Model) -> None:
     """What the core's check_batchable refuses, worded the same."""
 
     def fail(what: str) -> None:
-        raise InvalidArgumentError(
-            f"{m.label}: max_batch_size={m.max_batch_size} needs every input and output to be a "
-            f"numeric tensor with a free first (batch) dimension, but {what}; use "
-            "max_batch_size=1 for this model"
-        )
+        raise m.error(InvalidArgumentError, msg.cannot_batch(m.max_batch_size, what))
 
     batch_dim: list[str] = []  # [name, who named it]
 
@@ -217,7 +207,7 @@ def _check_batchable(m: _Model) -> None:
             fail(f"{who} has no dimensions")
         first = spec.shape[0]
         if isinstance(first, int):
-            fail(f"{who} has a fixed first dimension: {format_model_shape(spec.shape)}")
+            fail(f"{who} has a fixed first dimension: {msg.format_model_shape(spec.shape)}")
         if not isinstance(first, str) or not first:
             return
         if not batch_dim:
@@ -303,9 +293,9 @@ class PythonScheduler:
 
     def _refuse_model(self, name: str) -> None:
         if self._closed:
-            raise SchedulerClosedError(f"the scheduler is closed; model '{name}' was not added")
+            raise SchedulerClosedError(msg.scheduler_closed_model(name))
         if name in self._by_name:
-            raise InvalidArgumentError(f"a model named '{name}' was already added")
+            raise InvalidArgumentError(msg.model_already_added(name))
 
     def models(self) -> list[str]:
         return [m.name for m in self._models]
@@ -313,8 +303,7 @@ class PythonScheduler:
     def _model(self, name: str) -> _Model:
         m = self._by_name.get(name)
         if m is None:
-            known = ", ".join(f"'{m.name}'" for m in self._models) or "none"
-            raise InvalidArgumentError(f"unknown model '{name}' (models: {known})")
+            raise InvalidArgumentError(msg.unknown_model(name, [m.name for m in self._models]))
         return m
 
     # -- requests --------------------------------------------------------------------
@@ -354,13 +343,10 @@ class PythonScheduler:
         with self._lock:
             if self._closed:
                 m.rejected += 1
-                raise SchedulerClosedError(f"{m.label}: the scheduler is closed; request refused")
+                raise m.error(SchedulerClosedError, msg.scheduler_closed_request())
             if m.queued >= m.max_queue_size:
                 m.rejected += 1
-                raise QueueFullError(
-                    f"{m.label}: queue full (max_queue_size={m.max_queue_size}); request "
-                    "refused, try again later"
-                )
+                raise m.error(QueueFullError, msg.queue_full(m.max_queue_size))
             p.id = self._next_id
             self._next_id += 1
             m.on_arrival()
@@ -400,7 +386,7 @@ class PythonScheduler:
         with self._lock:
             if self._closed:
                 m.rejected += 1
-                raise SchedulerClosedError(f"{m.label}: the scheduler is closed; request refused")
+                raise m.error(SchedulerClosedError, msg.scheduler_closed_request())
             p.id = self._next_id
             self._next_id += 1
             m.submitted += 1
@@ -427,9 +413,7 @@ class PythonScheduler:
                     if p is not None:
                         m.cancelled += 1
                         self._unlink(m, p)
-                        ended.append(
-                            (p, None, CancelledError(f"{m.label}: request cancelled before it ran"))
-                        )
+                        ended.append((p, None, m.error(CancelledError, msg.request_cancelled())))
                         break
                 if ended:
                     break
@@ -457,15 +441,8 @@ class PythonScheduler:
                         p = next(iter(m.levels[m.priorities[0]].values()))
                         m.closed += 1
                         self._unlink(m, p)
-                        ended.append(
-                            (
-                                p,
-                                None,
-                                SchedulerClosedError(
-                                    f"{m.label}: the scheduler was closed before the request ran"
-                                ),
-                            )
-                        )
+                        error = m.error(SchedulerClosedError, msg.closed_before_run())
+                        ended.append((p, None, error))
             self._work_cv.notify_all()
             self._timer_cv.notify_all()
         if ended:
@@ -781,10 +758,7 @@ class PythonScheduler:
                 elif spec.kind == "sequence":
                     feeds[spec.name] = []
                 elif not spec.kind.startswith("optional"):
-                    raise InvalidArgumentError(
-                        f"{m.label}: warm-up cannot make a value for input '{spec.name}'; add "
-                        "the model without warmup"
-                    )
+                    raise m.error(InvalidArgumentError, msg.warmup_no_value(spec.name))
             for slot in range(m.replicas):
                 if m.slots[slot] is None:
                     m.slots[slot] = {}
@@ -792,10 +766,7 @@ class PythonScheduler:
                     try:
                         self._run_rows(m, slot, [(feeds, size)], size)
                     except _CannotSplitError:
-                        raise InvalidArgumentError(
-                            f"{m.label}: warm-up: the outputs of a batch of {size} rows do not "
-                            "have that many rows; this model cannot batch, use max_batch_size=1"
-                        ) from None
+                        raise m.error(InvalidArgumentError, msg.warmup_cannot_split(size)) from None
                 else:
                     given, ort_feeds = m.session.prepare(feeds)
                     m.session.run_prepared(ort_feeds, given)
