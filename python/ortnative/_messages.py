@@ -56,6 +56,11 @@ def quoted(names: Iterable[str]) -> str:
     return ", ".join(f"'{n}'" for n in names) or "(none)"
 
 
+def repr_list(values: Iterable[Any]) -> str:
+    """'a', 'b' as Python writes each: values listed in option and argument errors."""
+    return ", ".join(repr(v) for v in values)
+
+
 def dtype_name(dtype: np.dtype[Any] | None) -> str:
     """The core's name for a supported dtype."""
     if dtype is None:
@@ -519,14 +524,12 @@ def coordinates(shape: Sequence[int]) -> Exception:
 
 def which_image_input(names: Sequence[str]) -> Exception:
     return InvalidArgumentError(
-        f"the model has {len(names)} inputs ({', '.join(repr(n) for n in names)}): pass input_name"
+        f"the model has {len(names)} inputs ({repr_list(names)}): pass input_name"
     )
 
 
 def unknown_image_input(name: Any, names: Sequence[str]) -> Exception:
-    return InvalidArgumentError(
-        f"unknown input name {name!r} (the model has: {', '.join(repr(n) for n in names)})"
-    )
+    return InvalidArgumentError(f"unknown input name {name!r} (the model has: {repr_list(names)})")
 
 
 def not_an_image_batch(name: str, shape: Sequence[Any]) -> Exception:

@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._messages import dtype_name, format_model_shape
+
 Dim = int | str | None
 
 
@@ -24,10 +26,6 @@ class TensorInfo(NamedTuple):
     shape: tuple[Dim, ...]
 
     def __repr__(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        dt = "unsupported" if self.dtype is None else _dtype_label(self.dtype)
-        return f"TensorInfo({self.name!r}, {dt}, [{dims}])"
-
-
-def _dtype_label(dtype: np.dtype) -> str:
-    return "str" if dtype == np.dtype(object) else str(dtype)
+        return (
+            f"TensorInfo({self.name!r}, {dtype_name(self.dtype)}, {format_model_shape(self.shape)})"
+        )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import _backend
-from .errors import InvalidArgumentError
+from . import _messages as msg
 from .options import LAYOUTS, PREPROCESS_DTYPES, PreprocessOptions, _choice
 
 if TYPE_CHECKING:
@@ -74,15 +74,8 @@ def _coords(coords: Any) -> np.ndarray:
     a = np.asarray(coords)
     a = np.array(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64, copy=True)
     if a.ndim == 0 or a.shape[-1] % 2:
-        raise InvalidArgumentError(
-            "coordinates must be (x, y) pairs along the last axis, got shape "
-            f"{tuple(int(d) for d in a.shape)}"
-        )
+        raise msg.coordinates(a.shape)
     return a
-
-
-def _fmt_values(values: tuple[float, ...]) -> str:
-    return "(" + ", ".join(repr(v) for v in values) + ("," if len(values) == 1 else "") + ")"
 
 
 class ImagePreprocessor:
@@ -242,10 +235,7 @@ class ImagePreprocessor:
             elif ch3:
                 layout = "nhwc"
             else:
-                raise InvalidArgumentError(
-                    f"cannot tell the layout of input '{info.name}' {_fmt_shape(shape)}: "
-                    "pass layout='nchw' or layout='nhwc'"
-                )
+                raise msg.image_layout_unknown(info.name, shape)
         layout = _choice("layout", layout, LAYOUTS)
         channels, h, w = (
             (shape[1], shape[2], shape[3]) if layout == "nchw" else (shape[3], shape[1], shape[2])
@@ -254,23 +244,14 @@ class ImagePreprocessor:
         if isinstance(h, int) and isinstance(w, int):
             kwargs["size"] = (h, w)
         elif "size" not in overrides:
-            raise InvalidArgumentError(
-                f"input '{info.name}' {_fmt_shape(shape)} has free spatial dimensions: pass "
-                "size=(height, width)"
-            )
+            raise msg.image_size_free(info.name, shape)
         if isinstance(channels, int):
             if channels not in (1, 3):
-                raise InvalidArgumentError(
-                    f"input '{info.name}' {_fmt_shape(shape)} has {channels} channels; "
-                    "ImagePreprocessor makes 1 (gray) or 3"
-                )
+                raise msg.image_channel_count(info.name, shape, channels)
             kwargs["output_order"] = "gray" if channels == 1 else "rgb"
         dtype = None if info.dtype is None else info.dtype.name
         if dtype not in PREPROCESS_DTYPES:
-            raise InvalidArgumentError(
-                f"input '{info.name}' takes {dtype or 'an unsupported type'}; ImagePreprocessor "
-                f"makes {', '.join(PREPROCESS_DTYPES)}"
-            )
+            raise msg.image_input_dtype(info.name, dtype, PREPROCESS_DTYPES)
         kwargs["dtype"] = dtype
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -324,10 +305,10 @@ class ImagePreprocessor:
         for name in ("mean", "std"):
             values = o.per_channel(name)
             if values is not None:
-                parts.append(f"{name}={_fmt_values(values)}")
+                parts.append(f"{name}={msg.format_values(values)}")
         parts += [f"layout={o.layout!r}", f"dtype={o.dtype!r}"]
         if o.fit == "letterbox":
-            parts.append(f"pad_value={_fmt_values(o.per_channel('pad_value') or ())}")
+            parts.append(f"pad_value={msg.format_values(o.per_channel('pad_value') or ())}")
             parts.append(f"align={o.align!r}")
         parts += [f"threads={o.threads}", f"backend={self._backend!r}"]
         return f"ImagePreprocessor({', '.join(parts)})"
@@ -350,30 +331,18 @@ def _is_channels(d: Any) -> bool:
     return isinstance(d, int) and d in (1, 3)
 
 
-def _fmt_shape(shape: Sequence[Any]) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
-
 def _image_input(session: Session, input_name: str | None) -> Any:
     names = [i.name for i in session.inputs]
     if input_name is None:
         if len(names) != 1:
-            raise InvalidArgumentError(
-                f"the model has {len(names)} inputs ({', '.join(repr(n) for n in names)}): "
-                "pass input_name"
-            )
+            raise msg.which_image_input(names)
         input_name = names[0]
     for info in session.inputs:
         if info.name == input_name:
             if len(info.shape) != 4:
-                raise InvalidArgumentError(
-                    f"input '{info.name}' {_fmt_shape(info.shape)} is not an image batch: "
-                    "ImagePreprocessor makes 4-D NCHW or NHWC tensors"
-                )
+                raise msg.not_an_image_batch(info.name, info.shape)
             return info
-    raise InvalidArgumentError(
-        f"unknown input name {input_name!r} (the model has: {', '.join(repr(n) for n in names)})"
-    )
+    raise msg.unknown_image_input(input_name, names)
 
 
 class Pipeline:
@@ -406,16 +375,11 @@ class Pipeline:
         info = _image_input(session, input_name)
         want = preprocessor.output_shape(1)
         if info.dtype != preprocessor.dtype:
-            raise InvalidArgumentError(
-                f"the preprocessor makes {preprocessor.dtype}, but input '{info.name}' takes "
-                f"{info.dtype}"
-            )
+            raise msg.pipeline_dtype(preprocessor.dtype, info.name, info.dtype)
         for d, (got, need) in enumerate(zip(info.shape, want, strict=False)):
             if d > 0 and isinstance(got, int) and got != need:
-                raise InvalidArgumentError(
-                    f"the preprocessor makes {_fmt_shape(['N', *want[1:]])} "
-                    f"({preprocessor.layout}), but input '{info.name}' is "
-                    f"{_fmt_shape(info.shape)}"
+                raise msg.pipeline_shape(
+                    ["N", *want[1:]], preprocessor.layout, info.name, info.shape
                 )
         self.preprocessor = preprocessor
         self.session = session

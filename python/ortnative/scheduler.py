@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 
 from . import _backend, _exit
-from .errors import InvalidArgumentError
+from . import _messages as msg
 from .options import (
     ModelConfig,
     SessionOptions,
@@ -112,18 +112,14 @@ def _split_model_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     for key, value in kwargs.items():
         if key == "max_queue_delay_us":
             if "max_queue_delay_ms" in kwargs:
-                raise TypeError("add_model() got both max_queue_delay_us and max_queue_delay_ms")
+                raise msg.add_model_both_delays()
             cfg["max_queue_delay_ms"] = check_int("max_queue_delay_us", value, 0, 60_000_000) / 1000
         elif key in _CONFIG_FIELDS:
             cfg[key] = value
         elif key in _SESSION_FIELDS:
             session[key] = value
         else:
-            raise TypeError(
-                f"add_model() got an unexpected keyword argument {key!r} (session options: "
-                f"{', '.join(sorted(_SESSION_FIELDS))}; model options: "
-                f"{', '.join(sorted(_CONFIG_FIELDS))})"
-            )
+            raise msg.add_model_keyword(key, sorted(_SESSION_FIELDS), sorted(_CONFIG_FIELDS))
     return cfg, session
 
 
@@ -214,7 +210,7 @@ class Scheduler:
         Errors about feeds name the model by NAME.
         """
         if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(f"a model name must be a non-empty str, got {name!r}")
+            raise msg.model_name(name)
         cfg_kw, session_kw = _split_model_kwargs(kwargs)
         cfg = ModelConfig.of(config, cfg_kw, "add_model")
         opts = SessionOptions.of(session_options, session_kw, "add_model")
@@ -330,10 +326,7 @@ class Scheduler:
         names under PREFIX (``prefix="nv"`` gives Triton's own names), ready to serve on
         a ``/metrics`` endpoint. See README, "Scheduling many models"."""
         if not isinstance(prefix, str) or not _METRIC_PREFIX.fullmatch(prefix):
-            raise InvalidArgumentError(
-                "prefix must start a Prometheus metric name (a letter or _, then letters, "
-                f"digits or _), got {prefix!r}"
-            )
+            raise msg.metrics_prefix(prefix)
         return str(self._impl.metrics_text(prefix))
 
     # -- lifetime ------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from . import _backend
+from . import _messages as msg
 from ._types import TensorInfo
-from .errors import InvalidArgumentError, InvalidTypeError
 from .options import SessionOptions
 
 if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import time)
@@ -51,11 +51,9 @@ def _source(model: Any) -> tuple[str | bytes | bytearray | memoryview, str]:
         return path, os.path.basename(path) or path
     if isinstance(model, (bytes, bytearray, memoryview)):
         if isinstance(model, memoryview) and not model.c_contiguous:
-            raise InvalidArgumentError("model bytes must be a contiguous buffer")
+            raise msg.model_bytes_not_contiguous()
         return model, "<bytes>"
-    raise InvalidTypeError(
-        f"model must be a path (str or os.PathLike) or the model's bytes, got {type(model).__name__}"
-    )
+    raise msg.model_source(type(model).__name__)
 
 
 def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> Any:
@@ -210,11 +208,7 @@ class Session:
 
     def __repr__(self) -> str:
         def sig(infos: list[TensorInfo]) -> str:
-            return ", ".join(
-                f"{i.name}: {'str' if i.dtype == np.dtype(object) else i.dtype} "
-                f"[{', '.join('?' if d is None else str(d) for d in i.shape)}]"
-                for i in infos
-            )
+            return ", ".join(msg.format_tensor(*i) for i in infos)
 
         state = " closed" if self.closed else ""
         return (
@@ -224,11 +218,7 @@ class Session:
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._reload is None:
-            raise TypeError(
-                f"cannot pickle Session {self.name!r}: it was loaded from bytes and keeps no "
-                "copy of them; load it from a path, or pass keep_model=True (which keeps "
-                "the model's bytes in memory for the session's lifetime)"
-            )
+            raise msg.cannot_pickle_session(self.name)
         # The backend travels only if it was asked for by name: an unpickling process
         # without the native module still gets a working session.
         return (_restore, (self._reload, self._options, self._requested))
