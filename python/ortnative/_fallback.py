@@ -11,7 +11,7 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 import numpy as np
@@ -157,8 +157,8 @@ def _dim(d: Any) -> Any:
     return None
 
 
-class _Spec:
-    """What one input or output is, precomputed for the per-call checks."""
+class Spec:
+    """What one input or output is, precomputed for the per-call checks (read-only)."""
 
     __slots__ = ("dtype", "dtype_name", "fixed", "index", "kind", "name", "rank", "shape")
 
@@ -298,22 +298,24 @@ class PythonSession:
         # which ours replace.
         self._run = self._sess._sess.run
         try:
-            self._in = [_Spec(i, a) for i, a in enumerate(self._sess.get_inputs())]
-            self._out = [_Spec(i, a) for i, a in enumerate(self._sess.get_outputs())]
+            #: What each input and output is (read-only): for the checks, and for the
+            #: fallback scheduler's batching and warm-up.
+            self.input_specs = tuple(Spec(i, a) for i, a in enumerate(self._sess.get_inputs()))
+            self.output_specs = tuple(Spec(i, a) for i, a in enumerate(self._sess.get_outputs()))
         except UnicodeDecodeError:  # names that are not UTF-8: refused, as by the core
             raise self._fail(ModelLoadError, f"{where}: {msg.invalid_text()}") from None
-        self._in_by_name = {s.name: s for s in self._in}
-        self._out_by_name = {s.name: s for s in self._out}
-        self._out_names = [s.name for s in self._out]
-        self._required = [s for s in self._in if not s.kind.startswith("optional")]
+        self._in_by_name = {s.name: s for s in self.input_specs}
+        self._out_by_name = {s.name: s for s in self.output_specs}
+        self._out_names = [s.name for s in self.output_specs]
+        self._required = [s for s in self.input_specs if not s.kind.startswith("optional")]
         # For the fast path: plain tensor inputs only, {name: (dtype, rank, fixed dims)}.
         self._fast = (
-            {s.name: (s.dtype, s.rank, s.fixed) for s in self._in}
-            if all(s.kind == "tensor" and s.dtype_name != "str" for s in self._in)
+            {s.name: (s.dtype, s.rank, s.fixed) for s in self.input_specs}
+            if all(s.kind == "tensor" and s.dtype_name != "str" for s in self.input_specs)
             else None
         )
-        self._n_in = len(self._in)
-        if any(sp.dtype_name == "bfloat16" for sp in self._in + self._out):
+        self._n_in = len(self.input_specs)
+        if any(sp.dtype_name == "bfloat16" for sp in self.input_specs + self.output_specs):
             # onnxruntime's Python API has no NumPy type for bfloat16: go through
             # OrtValues (see _run_bfloat16), on the general path only.
             self._fast = None
@@ -326,11 +328,15 @@ class PythonSession:
 
     @property
     def inputs(self) -> list[tuple[str, Any, tuple[Any, ...], str]]:
-        return [(s.name, s.dtype, s.shape, s.kind) for s in self._in]
+        return [(s.name, s.dtype, s.shape, s.kind) for s in self.input_specs]
 
     @property
     def outputs(self) -> list[tuple[str, Any, tuple[Any, ...], str]]:
-        return [(s.name, s.dtype, s.shape, s.kind) for s in self._out]
+        return [(s.name, s.dtype, s.shape, s.kind) for s in self.output_specs]
+
+    def bound_run(self) -> Callable[..., dict[str, Any]]:
+        """The per-call entry point (the native session's is a builtin; this is :meth:`run`)."""
+        return self.run
 
     def metadata(self) -> dict[str, Any]:
         self._check_open()
@@ -360,7 +366,7 @@ class PythonSession:
         if self._closed:
             raise self._fail(SessionClosedError, msg.session_closed())
 
-    def _convert(self, spec: _Spec, value: Any) -> Any:
+    def _convert(self, spec: Spec, value: Any) -> Any:
         """Step 2 of the checks: make VALUE something onnxruntime takes, refusing
         dtypes ortnative has no type for (mismatches are step 6)."""
         if value is None and spec.kind.startswith("optional"):
@@ -369,7 +375,7 @@ class PythonSession:
             return [self._element(spec, v) for v in value]
         return self._element(spec, value)
 
-    def _element(self, spec: _Spec, value: Any) -> np.ndarray:
+    def _element(self, spec: Spec, value: Any) -> np.ndarray:
         arr = value if type(value) is np.ndarray else np.asarray(value)
         if _given_dtype(arr, spec.dtype_name) is None or (
             spec.dtype_name == "str"
@@ -382,7 +388,7 @@ class PythonSession:
             )
         return arr
 
-    def _check_tensor(self, spec: _Spec, arr: np.ndarray, role: str) -> None:
+    def _check_tensor(self, spec: Spec, arr: np.ndarray, role: str) -> None:
         """Step 6/7: dtype, rank and fixed dimensions, worded as the core words them."""
         if arr.dtype is not spec.dtype:
             got = _given_dtype(arr, spec.dtype_name)
@@ -403,7 +409,7 @@ class PythonSession:
                     InvalidInputError, msg.dim_mismatch(role, spec.name, spec.shape, shape, axis)
                 )
 
-    def _check_input(self, spec: _Spec, value: Any) -> Any:
+    def _check_input(self, spec: Spec, value: Any) -> Any:
         kind = spec.kind
         want = "sequence" if kind in ("sequence", "optional_sequence") else "tensor"
         if value is None:
@@ -486,7 +492,7 @@ class PythonSession:
             return same, same
         given = self._given(feeds)
         ort_feeds: dict[str, Any] = {}
-        for spec in self._in:
+        for spec in self.input_specs:
             if spec.name in given:
                 value = self._check_input(spec, given[spec.name])
                 if value is not None:
@@ -502,7 +508,7 @@ class PythonSession:
         return dict(zip(names, self._ort_run(run, names, ort_feeds, given), strict=False))
 
     def _run_general(self, run: Any, feeds: Any, outputs: Any, out: Any) -> dict[str, Any]:
-        in_specs = self._in
+        in_specs = self.input_specs
         given = self._given(feeds)
         # 4: which outputs.
         if outputs is None:
@@ -525,7 +531,7 @@ class PythonSession:
     def _given(self, feeds: Any) -> dict[str, Any]:
         """Steps 1-3 of the checks: the container, names, dtypes ortnative can take at
         all, and missing inputs."""
-        in_specs = self._in
+        in_specs = self.input_specs
         # 1-2: the container, names, and dtypes ortnative can take at all.
         given: dict[str, Any] = {}
         if type(feeds) is dict or (
@@ -613,7 +619,7 @@ class PythonSession:
         if type(name) is not str:
             raise msg.name_not_str(self._label, "feed", type(name).__name__)
         raise self._fail(
-            InvalidInputError, msg.unknown_name("input", name, [s.name for s in self._in])
+            InvalidInputError, msg.unknown_name("input", name, [s.name for s in self.input_specs])
         )
 
     def _output_names(self, outputs: Any) -> list[str]:
@@ -690,7 +696,7 @@ class PythonSession:
         code = _ort_code(exc)
         text = msg.invalid_text() if isinstance(exc, UnicodeDecodeError) else _strip(exc)
         feeds: list[tuple[str, msg.Fed]] = []
-        for spec in self._in:
+        for spec in self.input_specs:
             v = given.get(spec.name)
             if v is None or isinstance(v, list):
                 feeds.append((spec.name, v))
@@ -702,7 +708,7 @@ class PythonSession:
         return err
 
 
-def _for_ort(arr: np.ndarray, spec: _Spec) -> np.ndarray:
+def _for_ort(arr: np.ndarray, spec: Spec) -> np.ndarray:
     """What onnxruntime gets for a checked array: strings as str objects (bytes are
     valid UTF-8 by now)."""
     if spec.dtype_name == "str":
@@ -750,7 +756,7 @@ def _bad_string_element(arr: np.ndarray) -> str | None:
     return None
 
 
-def _numpy_name(arr: np.ndarray, spec: _Spec) -> str:
+def _numpy_name(arr: np.ndarray, spec: Spec) -> str:
     if spec.dtype_name == "str" and arr.dtype.kind in "OUS":
         bad = _bad_string_element(arr)
         if bad is not None:
