@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _exit
 from . import _messages as msg
+from ._types import IOInfo
 from .errors import (
     InvalidArgumentError,
     InvalidInputError,
@@ -327,11 +328,11 @@ class PythonSession:
         return self._closed
 
     @property
-    def inputs(self) -> list[tuple[str, Any, tuple[Any, ...], str]]:
+    def inputs(self) -> list[IOInfo]:
         return [(s.name, s.dtype, s.shape, s.kind) for s in self.input_specs]
 
     @property
-    def outputs(self) -> list[tuple[str, Any, tuple[Any, ...], str]]:
+    def outputs(self) -> list[IOInfo]:
         return [(s.name, s.dtype, s.shape, s.kind) for s in self.output_specs]
 
     def bound_run(self) -> Callable[..., dict[str, Any]]:

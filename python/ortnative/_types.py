@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._messages import dtype_name, format_model_shape
 
 Dim = int | str | None
+#: A model input or output as a backend describes it: (name, NumPy dtype or None, shape,
+#: kind), kind one of "tensor", "sequence", "optional", "optional_sequence", "map", "other".
+IOInfo = tuple[str, np.dtype[Any] | None, tuple[Dim, ...], str]
 
 
 class TensorInfo(NamedTuple):

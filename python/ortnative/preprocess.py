@@ -23,6 +23,7 @@ from . import _messages as msg
 from .options import LAYOUTS, PREPROCESS_DTYPES, PreprocessOptions, _choice
 
 if TYPE_CHECKING:
+    from ._impl import PreprocessorImpl
     from ._types import TensorInfo
     from .session import Session
 
@@ -149,6 +150,7 @@ class ImagePreprocessor:
         self._opts = PreprocessOptions.of(options, kwargs, "ImagePreprocessor")
         self._requested = backend
         self._backend = _backend.resolve(backend)
+        self._impl: PreprocessorImpl
         if self._backend == "native":
             self._impl = _backend.native_module().ImagePreprocessor(self._opts)
         else:

@@ -7,7 +7,7 @@ import concurrent.futures
 import dataclasses
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from .session import Feeds, ModelSource, _make_impl, _source
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ._impl import SchedulerImpl
 
 
 class LatencyStats(TypedDict):
@@ -90,7 +92,7 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     still queued out of its queue. (It refers to its scheduler weakly: futures kept
     around don't keep a dropped scheduler's threads alive.)"""
 
-    _scheduler: weakref.ref[Any] | None = None
+    _scheduler: weakref.ref[SchedulerImpl[Any]] | None = None
     _request_id = 0
 
     def cancel(self) -> bool:
@@ -160,7 +162,7 @@ class Scheduler:
             _resolve_async,
         )
         if chosen == "native":
-            self._impl: Any = _backend.native_runtime().Scheduler(threads, *api)
+            self._impl: SchedulerImpl[Any] = _backend.native_runtime().Scheduler(threads, *api)
         else:
             from ._fallback_scheduler import PythonScheduler
 
@@ -318,8 +320,7 @@ class Scheduler:
         Every submitted request is in exactly one of queued, running, completed, failed,
         timed_out, cancelled, closed.
         """
-        stats: ModelStats = self._impl.stats(name)
-        return stats
+        return cast("ModelStats", self._impl.stats(name))
 
     def metrics_text(self, prefix: str = "ortnative") -> str:
         """Every model's counters in the Prometheus text format, with Triton's metric

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import ti
 
     from typing_extensions import Self
 
+    from ._impl import SessionImpl
+
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 Feeds = Mapping[str, Any] | Sequence[Any] | np.ndarray
 
@@ -56,12 +58,15 @@ def _source(model: Any) -> tuple[str | bytes | bytearray | memoryview, str]:
     raise msg.model_source(type(model).__name__)
 
 
-def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> Any:
+def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> SessionImpl:
     if backend == "native":
         core = _backend.native_runtime()
-        if isinstance(source, str):
-            return core.Session.from_file(source, opts, name)
-        return core.Session.from_bytes(source, opts, name)
+        native: SessionImpl = (
+            core.Session.from_file(source, opts, name)
+            if isinstance(source, str)
+            else core.Session.from_bytes(source, opts, name)
+        )
+        return native
     from ._fallback import PythonSession
 
     if isinstance(source, (bytearray, memoryview)):
@@ -107,7 +112,7 @@ class Session:
         self._impl = _make_impl(chosen, source, opts, name)
         # The per-call path: the backend's own run (on the native backend a builtin bound
         # to the session, which skips pybind11's dispatch), read by the `run` property.
-        self._run = self._impl.bound_run() if chosen == "native" else self._impl.run
+        self._run = self._impl.bound_run()
         self._backend = chosen
         self._requested = backend
         # What pickling needs to load the model again: its path, or (keep_model) bytes.
