@@ -94,8 +94,8 @@ def metrics_text(prefix: str, models: list[tuple[str, dict[str, Any]]]) -> str:
     def sample(name: str, model: str, extra: str, value: str) -> None:
         out.append(f'{p}{name}{{model="{_escape(model)}"{extra}}} {value}\n')
 
-    def counter(name: str, help_text: str, key: str) -> None:
-        family(name, "counter", help_text)
+    def counter(name: str, help_text: str, key: str, kind: str = "counter") -> None:
+        family(name, kind, help_text)
         for model, s in models:
             sample(name, model, "", str(s[key]))
 
@@ -119,20 +119,18 @@ def metrics_text(prefix: str, models: list[tuple[str, dict[str, Any]]]) -> str:
             sample("_inference_request_failure", model, f',reason="{reason}"', str(s[key]))
     counter("_inference_count", "Number of inferences performed (rows, all batch sizes)", "rows")
     counter("_inference_exec_count", "Number of model executions performed (batches)", "batches")
-    family(
+    counter(
         "_inference_pending_request_count",
-        "gauge",
         "Instantaneous number of pending requests awaiting execution",
-    )
-    for model, s in models:
-        sample("_inference_pending_request_count", model, "", str(s["queued"]))
-    family(
-        "_inference_running_request_count",
+        "queued",
         "gauge",
-        "Instantaneous number of requests in batches being executed",
     )
-    for model, s in models:
-        sample("_inference_running_request_count", model, "", str(s["running"]))
+    counter(
+        "_inference_running_request_count",
+        "Instantaneous number of requests in batches being executed",
+        "running",
+        "gauge",
+    )
 
     def duration(name: str, help_text: str, key: str) -> None:
         family(name, "counter", help_text)
