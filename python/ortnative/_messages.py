@@ -1,18 +1,19 @@
 """Every error message of the Python side, in one place, grouped by concept.
 
-The groups "formats", "sessions", "preprocessing" and "scheduling" mirror the C++ core's
-message functions (namespace ``ortnative::msg``, gathered in messages.hpp beside the
-core's sources in cpp/src, under the same group names): the pure-Python backend raises
-these, the native one the core's, and the tests compare the two backends message for
-message, so comparing the backends' wording means comparing this file with that one. Like
-the core's, each of these returns the text after the ``model 'name': `` prefix that
-Session and Scheduler errors carry (the fallback adds it); the exception type is chosen
-where it is raised, as the core chooses the error code where it throws.
+The groups "formats", "runtime", "sessions", "preprocessing" and "scheduling" mirror the
+C++ core's message functions (namespace ``ortnative::msg``, gathered in messages.hpp
+beside the core's sources in cpp/src, under the same group names): the pure-Python
+backend raises these, the native one the core's, and the tests compare the two backends
+message for message, so comparing the backends' wording means comparing this file with
+that one. Like the core's, each of these returns the text after the ``model 'name': ``
+prefix that Session and Scheduler errors carry (the fallback adds it); the exception type
+is chosen where it is raised, as the core chooses the error code where it throws.
 
 The last groups are Python's own: errors about Python objects that C++ hosts never meet
 (containers, NumPy arrays, str names), raised by both backends (the native bindings look
-them up here by name), and the checks the Python package makes itself. Each of those
-returns the exception to raise. Option validation stays with the options
+them up here by name, so their names and parameters stay as they are), and the checks the
+Python package makes itself; each of those returns the exception to raise. Between them,
+two pieces of text only the Python side writes. Option validation stays with the options
 (python/ortnative/options.py): each message there is written where its check is.
 """
 
