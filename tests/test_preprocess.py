@@ -702,6 +702,11 @@ def test_pickle(make_session, backend):
 def test_exports():
     assert {"ImagePreprocessor", "Pipeline", "Transform"} <= set(ortn.__all__)
     assert ortn.ImagePreprocessor.__module__ == "ortnative.preprocess"
+    assert ortn.Pipeline.__module__ == "ortnative.pipeline"
+    # Pipeline moved out of ortnative.preprocess: the old name (and old pickles) still work.
+    from ortnative.preprocess import Pipeline
+
+    assert Pipeline is ortn.Pipeline
 
 
 def test_transform_cache_is_bounded(backend):

@@ -28,6 +28,24 @@ def test_metadata(make_session):
     assert md["graph_name"] == "two_inputs"
 
 
+def test_repr_names_an_unsupported_type(make_session):
+    # One formatter for inputs and outputs: Session's repr wrote "None" where TensorInfo
+    # writes "unsupported" (a float8 tensor has no NumPy dtype).
+    from onnx import TensorProto, helper
+
+    def info(name: str) -> object:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT8E4M3FN, [2])
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "g", [info("x")], [info("y")]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+    s = make_session(model.SerializeToString())
+    assert s.inputs[0].dtype is None
+    assert repr(s.inputs[0]) == "TensorInfo('x', unsupported, [2])"
+    assert "inputs=(x: unsupported [2]) outputs=(y: unsupported [2])" in repr(s)
+
+
 def test_unknown_dims_are_none(make_session):
     s = make_session(models.identity("float32", shape=(None, 2)))
     assert s.inputs[0].shape == (None, 2)

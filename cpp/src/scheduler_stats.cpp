@@ -1,5 +1,5 @@
 // Scheduler statistics and their Prometheus text form. The fallback
-// (python/ortnative/_fallback_scheduler.py) writes the same families, labels and order.
+// (python/ortnative/_fallback_stats.py) writes the same families, labels and order.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

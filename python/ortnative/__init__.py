@@ -26,7 +26,8 @@ from .errors import (
     SessionClosedError,
 )
 from .options import ModelConfig, PreprocessOptions, SessionOptions
-from .preprocess import ImagePreprocessor, Pipeline, Transform
+from .pipeline import Pipeline
+from .preprocess import ImagePreprocessor, Transform
 from .scheduler import Scheduler
 from .session import Session
 

@@ -11,13 +11,14 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Mapping
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
 from . import _exit
 from . import _messages as msg
+from ._types import IOInfo
 from .errors import (
     InvalidArgumentError,
     InvalidInputError,
@@ -28,11 +29,10 @@ from .errors import (
 )
 from .options import SessionOptions
 
+_E = TypeVar("_E", bound=Exception)
 _ort: Any = None
 _pools_lock = threading.Lock()
 _pools_requested: tuple[int, int] | None = None
-_INVALID_TEXT = "the model holds text that is not valid UTF-8"  # as the core says it
-_EXITING = "the interpreter is exiting: only the exiting thread may run the python backend now"
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : (\d+) : [A-Z_]+ : ", re.DOTALL)
 
 _TYPE_MAP = {
@@ -83,9 +83,7 @@ def _env_threads(name: str) -> int:
     if not raw:
         return 0
     if not raw.isdigit() or int(raw) > 4096:
-        raise InvalidArgumentError(
-            f"environment variable {name}='{raw}' is not a thread count (an integer from 0 to 4096)"
-        )
+        raise InvalidArgumentError(msg.env_threads(name, raw))
     return int(raw)
 
 
@@ -102,10 +100,7 @@ def _log_level() -> int:
     digits = value.lstrip("0")
     if any(c not in "0123456789" for c in value) or len(digits) > 1 or digits > "4":
         shown = os.fsencode(raw).decode("utf-8", "backslashreplace")  # bytes as the core's
-        raise InvalidArgumentError(
-            f"environment variable ORTNATIVE_LOG_LEVEL='{shown}' is not a log level (an "
-            "integer from 0 to 4: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal)"
-        )
+        raise InvalidArgumentError(msg.env_log_level(shown))
     return int(digits or "0")
 
 
@@ -163,8 +158,8 @@ def _dim(d: Any) -> Any:
     return None
 
 
-class _Spec:
-    """What one input or output is, precomputed for the per-call checks."""
+class Spec:
+    """What one input or output is, precomputed for the per-call checks (read-only)."""
 
     __slots__ = ("dtype", "dtype_name", "fixed", "index", "kind", "name", "rank", "shape")
 
@@ -185,15 +180,7 @@ class _Spec:
         self.fixed = tuple((i, d) for i, d in enumerate(self.shape) if isinstance(d, int))
 
     def describe(self) -> str:
-        if self.kind == "tensor":
-            return f"{self.dtype_name} {msg.format_model_shape(self.shape)}"
-        if self.kind == "sequence":
-            return f"sequence of {self.dtype_name} tensors"
-        if self.kind == "optional":
-            return f"optional {self.dtype_name} tensor"
-        if self.kind == "optional_sequence":
-            return f"optional {self.dtype_name} sequence"
-        return "map" if self.kind == "map" else "unsupported type"
+        return msg.describe(self.kind, self.dtype_name, self.shape)
 
 
 def _given_dtype(arr: np.ndarray, want: str) -> str | None:
@@ -240,7 +227,7 @@ class PythonSession:
     def __init__(self, source: str | bytes, opts: SessionOptions, name: str) -> None:
         ort = _onnxruntime()
         self.name = name
-        self._label = f"model '{name}'"
+        self._label = msg.label(name)
         self._closed = False
         so = ort.SessionOptions()
         so.log_severity_level = _log_level()
@@ -266,47 +253,42 @@ class PythonSession:
             try:
                 so.add_session_config_entry(k, v)
             except Exception as exc:  # noqa: BLE001 - re-raised as our type
-                raise InvalidArgumentError(
-                    f"{self._label}: session config entry '{k}': {_strip(exc)}"
-                ) from None
+                raise self._fail(InvalidArgumentError, msg.config_entry(k, _strip(exc))) from None
         providers: list[Any] = []
         if opts.providers:
             available = ort.get_available_providers()
             for pname, popts in opts.provider_list:
                 if pname not in available:
-                    raise InvalidArgumentError(
-                        f"{self._label}: execution provider '{pname}' is not available in this "
-                        f"ONNX Runtime build (available: {msg.quoted(available)})"
+                    raise self._fail(
+                        InvalidArgumentError, msg.provider_unavailable(pname, available)
                     )
                 if pname == "CPUExecutionProvider" and popts:
-                    raise InvalidArgumentError(
-                        f"{self._label}: CPUExecutionProvider takes no provider options"
-                    )
+                    raise self._fail(InvalidArgumentError, msg.cpu_provider_options())
                 providers.append((pname, dict(popts)) if popts else pname)
         else:
             providers = ["CPUExecutionProvider"]
         if isinstance(source, str):
             if not source or not os.path.exists(source):
-                raise ModelLoadError(f"{self._label}: model file '{source}' does not exist")
+                raise self._fail(ModelLoadError, msg.model_file_missing(source))
             if os.path.isdir(source):
-                raise ModelLoadError(f"{self._label}: '{source}' is a directory, not a model file")
+                raise self._fail(ModelLoadError, msg.model_is_directory(source))
             if os.path.getsize(source) == 0:
-                raise ModelLoadError(f"{self._label}: model file '{source}' is empty")
-            where = f"loading '{source}' failed"
+                raise self._fail(ModelLoadError, msg.model_file_empty(source))
+            where = msg.loading_file_failed(source)
         else:
             if len(source) == 0:
-                raise ModelLoadError(f"{self._label}: model bytes are empty")
-            where = f"loading the model from {len(source)} bytes failed"
+                raise self._fail(ModelLoadError, msg.model_bytes_empty())
+            where = msg.loading_bytes_failed(len(source))
         try:
-            with _exit.OrtCall(self._fail(ModelLoadError, _EXITING)):
+            with _exit.OrtCall(self._fail(ModelLoadError, msg.interpreter_exiting())):
                 self._sess = ort.InferenceSession(source, so, providers=providers)
         except ModelLoadError:
             raise
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; re-raised
             # onnxruntime cannot turn text from the model that is not UTF-8 into str
             # (names, or its own message quoting them); the core says the same then.
-            text = _INVALID_TEXT if isinstance(exc, UnicodeDecodeError) else _strip(exc)
-            err = ModelLoadError(f"{self._label}: {where}: {text}")
+            text = msg.invalid_text() if isinstance(exc, UnicodeDecodeError) else _strip(exc)
+            err = self._fail(ModelLoadError, f"{where}: {text}")
             err.ort_code = _ort_code(exc)
             raise err from None
         # onnxruntime keeps the model's bytes for its set_providers() and pickling, which
@@ -317,22 +299,24 @@ class PythonSession:
         # which ours replace.
         self._run = self._sess._sess.run
         try:
-            self._in = [_Spec(i, a) for i, a in enumerate(self._sess.get_inputs())]
-            self._out = [_Spec(i, a) for i, a in enumerate(self._sess.get_outputs())]
+            #: What each input and output is (read-only): for the checks, and for the
+            #: fallback scheduler's batching and warm-up.
+            self.input_specs = tuple(Spec(i, a) for i, a in enumerate(self._sess.get_inputs()))
+            self.output_specs = tuple(Spec(i, a) for i, a in enumerate(self._sess.get_outputs()))
         except UnicodeDecodeError:  # names that are not UTF-8: refused, as by the core
-            raise ModelLoadError(f"{self._label}: {where}: {_INVALID_TEXT}") from None
-        self._in_by_name = {s.name: s for s in self._in}
-        self._out_by_name = {s.name: s for s in self._out}
-        self._out_names = [s.name for s in self._out]
-        self._required = [s for s in self._in if not s.kind.startswith("optional")]
+            raise self._fail(ModelLoadError, f"{where}: {msg.invalid_text()}") from None
+        self._in_by_name = {s.name: s for s in self.input_specs}
+        self._out_by_name = {s.name: s for s in self.output_specs}
+        self._out_names = [s.name for s in self.output_specs]
+        self._required = [s for s in self.input_specs if not s.kind.startswith("optional")]
         # For the fast path: plain tensor inputs only, {name: (dtype, rank, fixed dims)}.
         self._fast = (
-            {s.name: (s.dtype, s.rank, s.fixed) for s in self._in}
-            if all(s.kind == "tensor" and s.dtype_name != "str" for s in self._in)
+            {s.name: (s.dtype, s.rank, s.fixed) for s in self.input_specs}
+            if all(s.kind == "tensor" and s.dtype_name != "str" for s in self.input_specs)
             else None
         )
-        self._n_in = len(self._in)
-        if any(sp.dtype_name == "bfloat16" for sp in self._in + self._out):
+        self._n_in = len(self.input_specs)
+        if any(sp.dtype_name == "bfloat16" for sp in self.input_specs + self.output_specs):
             # onnxruntime's Python API has no NumPy type for bfloat16: go through
             # OrtValues (see _run_bfloat16), on the general path only.
             self._fast = None
@@ -344,12 +328,16 @@ class PythonSession:
         return self._closed
 
     @property
-    def inputs(self) -> list[tuple[str, Any, tuple[Any, ...], str]]:
-        return [(s.name, s.dtype, s.shape, s.kind) for s in self._in]
+    def inputs(self) -> list[IOInfo]:
+        return [(s.name, s.dtype, s.shape, s.kind) for s in self.input_specs]
 
     @property
-    def outputs(self) -> list[tuple[str, Any, tuple[Any, ...], str]]:
-        return [(s.name, s.dtype, s.shape, s.kind) for s in self._out]
+    def outputs(self) -> list[IOInfo]:
+        return [(s.name, s.dtype, s.shape, s.kind) for s in self.output_specs]
+
+    def bound_run(self) -> Callable[..., dict[str, Any]]:
+        """The per-call entry point (the native session's is a builtin; this is :meth:`run`)."""
+        return self.run
 
     def metadata(self) -> dict[str, Any]:
         self._check_open()
@@ -372,14 +360,14 @@ class PythonSession:
         self._run = None
 
     # -- run -----------------------------------------------------------------------
-    def _fail(self, cls: type[Exception], what: str) -> Exception:
+    def _fail(self, cls: type[_E], what: str) -> _E:
         return cls(f"{self._label}: {what}")
 
     def _check_open(self) -> None:
         if self._closed:
-            raise self._fail(SessionClosedError, "session is closed")
+            raise self._fail(SessionClosedError, msg.session_closed())
 
-    def _convert(self, spec: _Spec, value: Any) -> Any:
+    def _convert(self, spec: Spec, value: Any) -> Any:
         """Step 2 of the checks: make VALUE something onnxruntime takes, refusing
         dtypes ortnative has no type for (mismatches are step 6)."""
         if value is None and spec.kind.startswith("optional"):
@@ -388,7 +376,7 @@ class PythonSession:
             return [self._element(spec, v) for v in value]
         return self._element(spec, value)
 
-    def _element(self, spec: _Spec, value: Any) -> np.ndarray:
+    def _element(self, spec: Spec, value: Any) -> np.ndarray:
         arr = value if type(value) is np.ndarray else np.asarray(value)
         if _given_dtype(arr, spec.dtype_name) is None or (
             spec.dtype_name == "str"
@@ -397,66 +385,63 @@ class PythonSession:
         ):
             raise self._fail(
                 InvalidTypeError,
-                f"input '{spec.name}' has dtype {_numpy_name(arr, spec)}, expected "
-                f"{spec.dtype_name} (ortnative never casts: {msg.cast_hint(spec.dtype_name)})",
+                msg.dtype_mismatch("input", spec.name, spec.dtype_name, _numpy_name(arr, spec)),
             )
         return arr
 
-    def _check_tensor(self, spec: _Spec, arr: np.ndarray, role: str) -> None:
+    def _check_tensor(self, spec: Spec, arr: np.ndarray, role: str) -> None:
         """Step 6/7: dtype, rank and fixed dimensions, worded as the core words them."""
         if arr.dtype is not spec.dtype:
             got = _given_dtype(arr, spec.dtype_name)
             if got != spec.dtype_name:
                 raise self._fail(
-                    InvalidTypeError,
-                    f"{role} '{spec.name}' has dtype {got}, expected {spec.dtype_name} "
-                    f"(ortnative never casts: {msg.cast_hint(spec.dtype_name)})",
+                    InvalidTypeError, msg.dtype_mismatch(role, spec.name, spec.dtype_name, got)
                 )
         if spec.rank is None:
             return
         shape = arr.shape
         if len(shape) != spec.rank:
             raise self._fail(
-                InvalidInputError,
-                f"{role} '{spec.name}' has shape {msg.format_shape(shape)} (rank {len(shape)}), "
-                f"expected rank {spec.rank}: {msg.format_model_shape(spec.shape)}",
+                InvalidInputError, msg.rank_mismatch(role, spec.name, spec.shape, shape)
             )
         for axis, size in spec.fixed:
             if shape[axis] != size:
                 raise self._fail(
-                    InvalidInputError,
-                    f"{role} '{spec.name}' has shape {msg.format_shape(shape)}, expected "
-                    f"{msg.format_model_shape(spec.shape)} (dimension {axis} must be {size})",
+                    InvalidInputError, msg.dim_mismatch(role, spec.name, spec.shape, shape, axis)
                 )
 
-    def _check_input(self, spec: _Spec, value: Any) -> Any:
+    def _check_input(self, spec: Spec, value: Any) -> Any:
         kind = spec.kind
         want = "sequence" if kind in ("sequence", "optional_sequence") else "tensor"
         if value is None:
             return None
         if isinstance(value, list):
             if want != "sequence":  # pragma: no cover - lists are arrays for tensor inputs
-                raise self._fail(InvalidInputError, f"input '{spec.name}' is a {spec.describe()}")
+                raise self._fail(
+                    InvalidInputError,
+                    msg.not_a_sequence_input(spec.name, spec.describe(), len(value)),
+                )
             for v in value:
                 if _given_dtype(v, spec.dtype_name) != spec.dtype_name:
                     raise self._fail(
                         InvalidTypeError,
-                        f"element of input '{spec.name}' has dtype "
-                        f"{_given_dtype(v, spec.dtype_name)}, expected {spec.dtype_name} "
-                        f"(ortnative never casts: {msg.cast_hint(spec.dtype_name)})",
+                        msg.dtype_mismatch(
+                            "element of input",
+                            spec.name,
+                            spec.dtype_name,
+                            _given_dtype(v, spec.dtype_name),
+                        ),
                     )
             return value
         if want != "tensor":
-            raise self._fail(
-                InvalidInputError, f"input '{spec.name}' is a {spec.describe()}, got a tensor"
-            )
+            raise self._fail(InvalidInputError, msg.not_a_tensor_input(spec.name, spec.describe()))
         self._check_tensor(spec, value, "input")
         return _for_ort(value, spec)
 
     def run(self, feeds: Any, outputs: Any = None, *, out: Any = None) -> dict[str, Any]:
         run = self._run
         if run is None:
-            raise self._fail(SessionClosedError, "session is closed")
+            raise self._fail(SessionClosedError, msg.session_closed())
         if outputs is None and out is None and self._fast_ok(feeds):
             names = self._out_names
             return dict(zip(names, self._ort_run(run, names, feeds, feeds), strict=False))
@@ -468,7 +453,7 @@ class PythonSession:
         inside = _exit.inside_ort
         inside.append(None)
         if _exit.exiting and not _exit.may_run():
-            _exit.refuse(self._fail(SessionClosedError, _EXITING))
+            _exit.refuse(self._fail(SessionClosedError, msg.interpreter_exiting()))
         try:
             return run(names, feeds, None)
         except Exception as exc:  # noqa: BLE001 - re-raised as our type
@@ -502,13 +487,13 @@ class PythonSession:
         runs later): returns ``(given, ort_feeds)`` for :meth:`run_prepared`, or raises
         what :meth:`run` would."""
         if self._run is None:
-            raise self._fail(SessionClosedError, "session is closed")
+            raise self._fail(SessionClosedError, msg.session_closed())
         if self._fast_ok(feeds):
             same = dict(feeds)  # the caller may change their dict later
             return same, same
         given = self._given(feeds)
         ort_feeds: dict[str, Any] = {}
-        for spec in self._in:
+        for spec in self.input_specs:
             if spec.name in given:
                 value = self._check_input(spec, given[spec.name])
                 if value is not None:
@@ -519,12 +504,12 @@ class PythonSession:
         """Runs feeds :meth:`prepare` checked; all outputs; errors as :meth:`run`'s."""
         run = self._run
         if run is None:
-            raise self._fail(SessionClosedError, "session is closed")
+            raise self._fail(SessionClosedError, msg.session_closed())
         names = self._out_names
         return dict(zip(names, self._ort_run(run, names, ort_feeds, given), strict=False))
 
     def _run_general(self, run: Any, feeds: Any, outputs: Any, out: Any) -> dict[str, Any]:
-        in_specs = self._in
+        in_specs = self.input_specs
         given = self._given(feeds)
         # 4: which outputs.
         if outputs is None:
@@ -547,7 +532,7 @@ class PythonSession:
     def _given(self, feeds: Any) -> dict[str, Any]:
         """Steps 1-3 of the checks: the container, names, dtypes ortnative can take at
         all, and missing inputs."""
-        in_specs = self._in
+        in_specs = self.input_specs
         # 1-2: the container, names, and dtypes ortnative can take at all.
         given: dict[str, Any] = {}
         if type(feeds) is dict or (
@@ -561,34 +546,22 @@ class PythonSession:
                 given[name] = self._convert(spec, value)
         elif isinstance(feeds, np.ndarray):
             if len(in_specs) != 1:
-                raise self._fail(
-                    InvalidInputError,
-                    f"a single array was given, but the model has {len(in_specs)} inputs "
-                    f"({msg.quoted([s.name for s in in_specs])}); pass a dict {{name: array}}",
-                )
+                raise msg.single_array(self._label, [s.name for s in in_specs])
             given[in_specs[0].name] = self._convert(in_specs[0], feeds)
         elif isinstance(feeds, (list, tuple)):
             if len(feeds) != len(in_specs):
-                raise self._fail(
-                    InvalidInputError,
-                    f"{len(feeds)} feeds were given in order, but the model has "
-                    f"{len(in_specs)} inputs ({msg.quoted([s.name for s in in_specs])})",
-                )
+                raise msg.feeds_in_order(self._label, len(feeds), [s.name for s in in_specs])
             for spec, value in zip(in_specs, feeds, strict=False):
                 given[spec.name] = self._convert(spec, value)
         else:
-            raise InvalidTypeError(
-                f"{self._label}: feeds must be a dict {{name: array}}, a list of arrays in input "
-                f"order, or one array for a single-input model; got {type(feeds).__name__}"
-            )
+            raise msg.feeds_container(self._label, type(feeds).__name__)
         # 3: missing inputs.
         if len(given) != len(in_specs):
             for spec in self._required:
                 if spec.name not in given:
                     raise self._fail(
                         InvalidInputError,
-                        f"missing input '{spec.name}' ({spec.describe()}); the model needs all "
-                        f"of: {msg.quoted([s.name for s in in_specs])}",
+                        msg.missing_input(spec.name, spec.describe(), [s.name for s in in_specs]),
                     )
         return given
 
@@ -607,11 +580,7 @@ class PythonSession:
                 if arr is not None:
                     spec = self._out_by_name[name]
                     if spec.kind != "tensor" or spec.dtype_name == "str":
-                        raise self._fail(
-                            InvalidInputError,
-                            f"out= cannot hold output '{name}' ({spec.describe()}): only numeric "
-                            "tensor outputs can be written in place",
-                        )
+                        raise self._fail(InvalidInputError, msg.out_kind(name, spec.describe()))
                     self._check_tensor(spec, arr, "out array for output")
         # 8: run.
         results = self._ort_run(run, names, ort_feeds, given)
@@ -631,7 +600,7 @@ class PythonSession:
                 values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr))
         sess = self._sess
         if sess is None:
-            raise self._fail(SessionClosedError, "session is closed")
+            raise self._fail(SessionClosedError, msg.session_closed())
         results = []
         for name, value in zip(names, sess.run_with_ort_values(names, values), strict=False):
             if self._out_by_name[name].dtype_name == "bfloat16":
@@ -649,87 +618,55 @@ class PythonSession:
 
     def _unknown_feed(self, name: Any) -> NoReturn:
         if type(name) is not str:
-            raise self._fail(
-                InvalidInputError, f"feed names must be str, got {type(name).__name__}"
-            )
+            raise msg.name_not_str(self._label, "feed", type(name).__name__)
         raise self._fail(
-            InvalidInputError,
-            f"unknown input name '{name}' (expected one of: "
-            f"{msg.quoted([s.name for s in self._in])})",
+            InvalidInputError, msg.unknown_name("input", name, [s.name for s in self.input_specs])
         )
 
     def _output_names(self, outputs: Any) -> list[str]:
         if isinstance(outputs, str) or not hasattr(outputs, "__iter__"):
-            raise InvalidTypeError(
-                f"{self._label}: outputs must be a list of output names, got "
-                f"{type(outputs).__name__}"
-            )
+            raise msg.outputs_not_list(self._label, type(outputs).__name__)
         names: list[str] = []
         for name in outputs:
             if type(name) is not str:
-                raise self._fail(
-                    InvalidInputError, f"output names must be str, got {type(name).__name__}"
-                )
+                raise msg.name_not_str(self._label, "output", type(name).__name__)
             if name not in self._out_by_name:
                 raise self._fail(
-                    InvalidInputError,
-                    f"unknown output name '{name}' (expected one of: {msg.quoted(self._out_names)})",
+                    InvalidInputError, msg.unknown_name("output", name, self._out_names)
                 )
             if name in names:
-                raise self._fail(InvalidInputError, f"output '{name}' is requested twice")
+                raise self._fail(InvalidInputError, msg.output_requested_twice(name))
             names.append(name)
         return names
 
     def _out_targets(self, out: Any, names: list[str]) -> dict[str, np.ndarray]:
         if type(out) is not dict:
-            raise InvalidTypeError(
-                f"{self._label}: out must be a dict {{output name: array}}, got {type(out).__name__}"
-            )
+            raise msg.out_not_dict(self._label, type(out).__name__)
         targets: dict[str, np.ndarray] = {}
         for name, arr in out.items():
             if type(name) is not str:
-                raise self._fail(
-                    InvalidInputError, f"output names must be str, got {type(name).__name__}"
-                )
+                raise msg.name_not_str(self._label, "output", type(name).__name__)
             spec = self._out_by_name.get(name)
             if spec is None:
                 raise self._fail(
-                    InvalidInputError,
-                    f"unknown output name '{name}' (expected one of: {msg.quoted(self._out_names)})",
+                    InvalidInputError, msg.unknown_name("output", name, self._out_names)
                 )
             if name not in names:
-                raise self._fail(
-                    InvalidInputError,
-                    f"out= has an array for output '{name}', which is not among the requested "
-                    "outputs",
-                )
+                raise self._fail(InvalidInputError, msg.out_not_requested(name))
             if not isinstance(arr, np.ndarray):
-                raise self._fail(
-                    InvalidTypeError,
-                    f"out array for output '{name}' must be a numpy array, got "
-                    f"{type(arr).__name__}",
-                )
+                raise msg.out_not_array(self._label, name, type(arr).__name__)
             if _given_dtype(arr, spec.dtype_name) is None:
                 raise self._fail(
                     InvalidTypeError,
-                    f"out array for output '{name}' has dtype {_numpy_name(arr, spec)}, expected "
-                    f"{spec.dtype_name} (ortnative never casts: {msg.cast_hint(spec.dtype_name)})",
+                    msg.dtype_mismatch(
+                        "out array for output", name, spec.dtype_name, _numpy_name(arr, spec)
+                    ),
                 )
             flags = arr.flags
             if not (flags.c_contiguous and flags.writeable and flags.aligned):
-                lacks = " or ".join(
-                    what
-                    for ok, what in (
-                        (flags.c_contiguous, "C-contiguous"),
-                        (flags.aligned, "aligned"),
-                        (flags.writeable, "writeable"),
-                    )
-                    if not ok
-                )
                 raise self._fail(
                     InvalidInputError,
-                    f"out array for output '{name}' must be C-contiguous, aligned and writeable; "
-                    f"this one is not {lacks}",
+                    msg.out_layout(name, flags.c_contiguous, flags.aligned, flags.writeable),
                 )
             targets[name] = arr
         return targets
@@ -750,9 +687,7 @@ class PythonSession:
             if arr.shape != value.shape:
                 # The native backend gets this from ORT when it writes into the array.
                 raise self._fail(
-                    InvalidInputError,
-                    f"out array for output '{name}' has shape {msg.format_shape(arr.shape)}, "
-                    f"but the model produces {msg.format_shape(value.shape)} for these inputs",
+                    InvalidInputError, msg.out_shape_produced(name, arr.shape, value.shape)
                 )
             np.copyto(arr, value, casting="no")
             out[name] = arr
@@ -760,25 +695,21 @@ class PythonSession:
 
     def _run_error(self, exc: Exception, given: dict[str, Any]) -> Exception:
         code = _ort_code(exc)
-        text = _INVALID_TEXT if isinstance(exc, UnicodeDecodeError) else _strip(exc)
-        feeds = []
-        for spec in self._in:
+        text = msg.invalid_text() if isinstance(exc, UnicodeDecodeError) else _strip(exc)
+        feeds: list[tuple[str, msg.Fed]] = []
+        for spec in self.input_specs:
             v = given.get(spec.name)
-            if v is None:
-                feeds.append(f"{spec.name} none")
-            elif isinstance(v, list):
-                feeds.append(f"{spec.name} sequence of {len(v)}")
+            if v is None or isinstance(v, list):
+                feeds.append((spec.name, v))
             else:
-                feeds.append(
-                    f"{spec.name} {_given_dtype(v, spec.dtype_name)} {msg.format_shape(v.shape)}"
-                )
+                feeds.append((spec.name, (_given_dtype(v, spec.dtype_name), v.shape)))
         cls = InvalidInputError if code == 2 else OrtError
-        err = cls(f"{self._label}: ONNX Runtime failed to run: {text} [feeds: {', '.join(feeds)}]")
+        err = self._fail(cls, msg.run_failed(text, feeds))
         err.ort_code = code
         return err
 
 
-def _for_ort(arr: np.ndarray, spec: _Spec) -> np.ndarray:
+def _for_ort(arr: np.ndarray, spec: Spec) -> np.ndarray:
     """What onnxruntime gets for a checked array: strings as str objects (bytes are
     valid UTF-8 by now)."""
     if spec.dtype_name == "str":
@@ -807,7 +738,7 @@ def _bad_string_element(arr: np.ndarray) -> str | None:
         if not bad.any():
             return None
         i = int(np.argmax(bad.any(axis=1)))
-        return f"str (element {i} is not valid Unicode: U+{int(codes[i][bad[i]][0]):04X})"
+        return msg.bad_string_element(i, f"not valid Unicode: U+{int(codes[i][bad[i]][0]):04X}")
     if kind not in "SO":
         return None
     for i, item in enumerate(arr.reshape(-1)):
@@ -815,18 +746,18 @@ def _bad_string_element(arr: np.ndarray) -> str | None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError as exc:
-                return f"str (element {i} is not valid Unicode: U+{ord(item[exc.start]):04X})"
+                return msg.bad_string_element(i, f"not valid Unicode: U+{ord(item[exc.start]):04X}")
         elif isinstance(item, bytes):
             try:
                 item.decode("utf-8")
             except UnicodeDecodeError:
-                return f"str (element {i} is not valid UTF-8)"
+                return msg.bad_string_element(i, "not valid UTF-8")
         else:
-            return f"object (element {i} is {type(item).__name__})"
+            return msg.not_a_string_element(i, type(item).__name__)
     return None
 
 
-def _numpy_name(arr: np.ndarray, spec: _Spec) -> str:
+def _numpy_name(arr: np.ndarray, spec: Spec) -> str:
     if spec.dtype_name == "str" and arr.dtype.kind in "OUS":
         bad = _bad_string_element(arr)
         if bad is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _messages as msg
 from .errors import InvalidInputError, InvalidTypeError
 from .options import PreprocessOptions
 
@@ -22,12 +23,6 @@ ALPHA_ONE = 1 << 14  # bilinear horizontal weights: 14-bit fixed point
 _F32 = np.float32
 _CHANNELS = {"bgr": 3, "rgb": 3, "bgra": 4, "rgba": 4, "gray": 1}
 _INT32_ROW_LIMIT = 2**31 - 1 - 16
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(str(int(d)) for d in shape) + ")"
 
 
 # --- per-axis tables ---------------------------------------------------------------------
@@ -199,62 +194,38 @@ class PythonPreprocessor:
         )
 
     # -- checks (the core's order and words) --------------------------------------------
-    def _fail_output_shape(self, shape: Sequence[int], n: int) -> None:
-        dims = "N, C, H, W" if self.layout == "nchw" else "N, H, W, C"
-        raise InvalidInputError(
-            f"out has shape {_shape_text(shape)}, expected {_shape_text(self.output_shape(n))} "
-            f"({dims} for {n} image{'' if n == 1 else 's'})"
-        )
-
-    @staticmethod
-    def _fail_output_layout() -> None:
-        raise InvalidInputError(
-            "out must be writeable and aligned, with a contiguous last dimension (a C-contiguous "
-            "array, or a slice of one along its first axes)"
-        )
-
     def _check_out(self, out: Any, n: int) -> np.ndarray:
         if not isinstance(out, np.ndarray):
-            raise InvalidTypeError(f"out must be a numpy array, got {type(out).__name__}")
+            raise msg.preprocess_out_not_array(type(out).__name__)
         if out.dtype != self.dtype:
-            raise InvalidTypeError(
-                f"out has dtype {out.dtype}, expected {self.dtype} (the preprocessor's dtype)"
-            )
-        if out.shape != self.output_shape(n):
-            self._fail_output_shape(out.shape, n)
-        if not out.flags.writeable or not out.flags.aligned:
-            self._fail_output_layout()
-        if any(s % out.itemsize for s in out.strides):
-            self._fail_output_layout()
-        if out.strides[3] != out.itemsize and out.shape[3] != 1:
-            self._fail_output_layout()
+            raise InvalidTypeError(msg.preprocess_out_dtype(str(out.dtype), str(self.dtype)))
+        want = self.output_shape(n)
+        if out.shape != want:
+            raise InvalidInputError(msg.preprocess_out_shape(out.shape, want, self.layout, n))
+        if (
+            not out.flags.writeable
+            or not out.flags.aligned
+            or any(s % out.itemsize for s in out.strides)
+            or (out.strides[3] != out.itemsize and out.shape[3] != 1)
+        ):
+            raise InvalidInputError(msg.preprocess_out_layout())
         return out
 
     def _check_image(self, i: int, im: Any) -> np.ndarray:
         if not isinstance(im, np.ndarray):
-            raise InvalidTypeError(f"image {i} must be a numpy array, got {type(im).__name__}")
+            raise msg.image_not_array(i, type(im).__name__)
         if im.dtype != np.uint8:
-            raise InvalidTypeError(
-                f"image {i} has dtype {im.dtype}, expected uint8 (ImagePreprocessor takes 8-bit "
-                "images; never cast silently)"
-            )
+            raise InvalidTypeError(msg.image_dtype(i, str(im.dtype)))
         if im.ndim not in (2, 3):
-            raise InvalidInputError(
-                f"image {i} has shape {_shape_text(im.shape)}, expected an HxW or HxWxC array"
-            )
+            raise InvalidInputError(msg.image_shape(i, im.shape))
         want = _CHANNELS[self.input_order]
         got = 1 if im.ndim == 2 else im.shape[2]
         if got != want:
-            raise InvalidInputError(
-                f"image {i} has {got} channel{'' if got == 1 else 's'} (shape "
-                f"{_shape_text(im.shape)}), expected {want} for input_order '{self.input_order}'"
-            )
+            raise InvalidInputError(msg.image_channels(i, im.shape, got, want, self.input_order))
         if im.shape[0] <= 0 or im.shape[1] <= 0:
-            raise InvalidInputError(f"image {i} is empty (shape {_shape_text(im.shape)})")
+            raise InvalidInputError(msg.image_empty(i, im.shape))
         if im.shape[1] * got > _INT32_ROW_LIMIT:
-            raise InvalidInputError(
-                f"image {i} has rows of {im.shape[1] * got} bytes; at most 2147483631 are supported"
-            )
+            raise InvalidInputError(msg.image_rows_too_long(i, im.shape[1] * got))
         return im if im.ndim == 3 else im[:, :, None]
 
     # -- running ------------------------------------------------------------------------
@@ -264,13 +235,10 @@ class PythonPreprocessor:
         elif isinstance(images, (list, tuple)):
             items = images
         else:
-            raise InvalidTypeError(
-                "images must be a numpy uint8 array (an image, or an NxHxWxC batch) or a list "
-                f"of them, got {type(images).__name__}"
-            )
+            raise msg.images_container(type(images).__name__)
         n = len(items)
         if n == 0:
-            raise InvalidInputError("no images given")
+            raise InvalidInputError(msg.no_images())
         if out is None:
             out = np.empty(self.output_shape(n), self.dtype)
         else:

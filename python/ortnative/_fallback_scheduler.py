@@ -1,17 +1,18 @@
 """The pure-Python scheduler: the behaviour of the C++ core's (cpp/src/scheduler*.cpp),
 on the fallback Session, with threads and one lock.
 
-It mirrors the core piece by piece (queues per model and priority, the batching rule,
-the timer thread, exactly-once endings, statistics, the Prometheus text) and words its
-errors the same way; tests/test_scheduler.py checks both backends alike. Differences
-are in cost only: onnxruntime's ``run`` returns new arrays, which the requests of a
-batch then share as views; the GIL serialises the Python parts of the work.
+It mirrors the core piece by piece and file by file: this module, its queues and threads
+(cpp/src/scheduler.cpp: queues per model and priority, the batching rule, the timer
+thread, exactly-once endings); _fallback_batch.py, running batches (scheduler_run.cpp);
+_fallback_stats.py, statistics and the Prometheus text (scheduler_stats.cpp). It words
+its errors the same way (_messages.py); tests/test_scheduler.py checks both backends
+alike. Differences are in cost only: onnxruntime's ``run`` returns new arrays, which the
+requests of a batch then share as views; the GIL serialises the Python parts of the work.
 """
 
 from __future__ import annotations
 
 import bisect
-import collections
 import concurrent.futures
 import heapq
 import math
@@ -20,13 +21,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from . import _exit
+from . import _messages as msg
 from ._fallback import PythonSession
-from ._messages import format_model_shape
+from ._fallback_batch import check_batchable, execute, run_alone, warm_up
+from ._fallback_stats import Samples, metrics_text, snapshot, summarise
 from .errors import (
     CancelledError,
     InvalidArgumentError,
@@ -36,19 +39,19 @@ from .errors import (
 )
 from .options import ModelConfig
 
+_E = TypeVar("_E", bound=Exception)
 _NEVER = math.inf
-_WINDOW = 4096  # latency samples kept per model and kind (as the core's Samples::kWindow)
 _FIRST_PROBE, _LAST_PROBE = 16, 1024  # as the core's Model::kFirstProbe, kLastProbe
 
 # (pending request, outputs or None, exception or None)
-_Ending = tuple["_Pending", "dict[str, Any] | None", "BaseException | None"]
+Ending = tuple["Pending", "dict[str, Any] | None", "BaseException | None"]
+# A batch a worker took: (model, staging slot or None, requests, rows, when it started)
+Batch = tuple["Model", "int | None", "list[Pending]", int, float]
 
 
-class _CannotSplitError(Exception):
-    """A batch's outputs don't have one row per input row (the batch is retried alone)."""
+class Pending:
+    """A request from submit to its ending (the core's sched::Pending)."""
 
-
-class _Pending:
     __slots__ = (
         "deadline",
         "feeds",
@@ -71,7 +74,7 @@ class _Pending:
     given: Any  # the caller's feeds as checked (for error messages)
     id: int
     loop: Any  # the event loop of an asyncio future, else None
-    model: _Model
+    model: Model
     priority: int
     queued: bool
     rows: int  # rows brought to a batch; -1: runs alone
@@ -84,37 +87,12 @@ class _Pending:
         self.queued = False
 
 
-class _Samples:
-    __slots__ = ("count", "ring", "total")
+class Model:
+    """A model's queues, slots, batching state and counters (the core's sched::Model)."""
 
-    def __init__(self) -> None:
-        self.ring: collections.deque[float] = collections.deque(maxlen=_WINDOW)
-        self.count = 0
-        self.total = 0.0
-
-    def add(self, us: float) -> None:
-        self.ring.append(us)
-        self.count += 1
-        self.total += us
-
-    def copy(self) -> _Samples:
-        c = _Samples()
-        c.ring = collections.deque(self.ring, maxlen=_WINDOW)
-        c.count, c.total = self.count, self.total
-        return c
-
-    def summary(self) -> dict[str, Any]:
-        if self.ring:
-            p50, p90, p99 = (float(v) for v in np.percentile(np.array(self.ring), [50, 90, 99]))
-        else:
-            p50 = p90 = p99 = math.nan
-        return {"p50": p50, "p90": p90, "p99": p99, "count": self.count, "sum": self.total}
-
-
-class _Model:
     def __init__(self, name: str, session: PythonSession, config: ModelConfig) -> None:
         self.name = name
-        self.label = f"model '{name}'"
+        self.label = msg.label(name)
         self.session = session
         self.replicas = replicas = config.replicas
         self.max_batch_size = config.max_batch_size
@@ -123,9 +101,9 @@ class _Model:
         self.timeout_us = config.timeout_us
         self.preferred = sorted(set(config.preferred_batch_sizes))
         self.batching = config.max_batch_size > 1
-        self.inputs = [s.name for s in session._in]
+        self.inputs = [s.name for s in session.input_specs]
         # -- guarded by the scheduler's lock --
-        self.levels: dict[int, dict[int, _Pending]] = {}  # priority -> {id: request}, FIFO
+        self.levels: dict[int, dict[int, Pending]] = {}  # priority -> {id: request}, FIFO
         self.priorities: list[int] = []  # ascending
         self.queued = 0
         self.queued_rows = 0
@@ -145,9 +123,13 @@ class _Model:
         self.timed_out = self.cancelled = self.closed = 0
         self.batches = self.rows = self.retried_batches = self.warmup_runs = 0
         self.batch_sizes: dict[int, int] = {}
-        self.queue_us = _Samples()
-        self.compute_us = _Samples()
-        self.total_us = _Samples()
+        self.queue_us = Samples()
+        self.compute_us = Samples()
+        self.total_us = Samples()
+
+    def error(self, cls: type[_E], what: str) -> _E:
+        """CLS with WHAT, prefixed with the model's name, as the core's errors are."""
+        return cls(f"{self.label}: {what}")
 
     def on_arrival(self) -> None:
         if self.queued + self.running > 0 or self.last_batch > 1:
@@ -182,58 +164,8 @@ class _Model:
         return min(next(iter(level.values())).submitted for level in self.levels.values())
 
 
-def _format_ms(us: int) -> str:
-    return f"{us / 1000:g}"
-
-
-def _timed_out(p: _Pending) -> _Ending:
-    return (
-        p,
-        None,
-        RequestTimeoutError(
-            f"{p.model.label}: request timed out after {_format_ms(p.timeout_us)} ms in the "
-            "queue; it never ran"
-        ),
-    )
-
-
-def _check_batchable(m: _Model) -> None:
-    """What the core's check_batchable refuses, worded the same."""
-
-    def fail(what: str) -> None:
-        raise InvalidArgumentError(
-            f"{m.label}: max_batch_size={m.max_batch_size} needs every input and output to be a "
-            f"numeric tensor with a free first (batch) dimension, but {what}; use "
-            "max_batch_size=1 for this model"
-        )
-
-    batch_dim: list[str] = []  # [name, who named it]
-
-    def check(spec: Any, role: str) -> None:
-        who = f"{role} '{spec.name}'"
-        if spec.kind != "tensor" or spec.dtype_name in ("str", "unsupported"):
-            fail(f"{who} is not a numeric tensor")
-        if not spec.shape:
-            fail(f"{who} has no dimensions")
-        first = spec.shape[0]
-        if isinstance(first, int):
-            fail(f"{who} has a fixed first dimension: {format_model_shape(spec.shape)}")
-        if not isinstance(first, str) or not first:
-            return
-        if not batch_dim:
-            batch_dim.extend((first, who))
-        elif first != batch_dim[0]:
-            fail(
-                f"{batch_dim[1]} and {who} name their first dimensions differently: "
-                f"{batch_dim[0]} and {first}"
-            )
-
-    if not m.session._in:
-        fail("it has no inputs")
-    for spec in m.session._in:
-        check(spec, "input")
-    for spec in m.session._out:
-        check(spec, "output")
+def _timed_out(p: Pending) -> Ending:
+    return (p, None, p.model.error(RequestTimeoutError, msg.request_timed_out(p.timeout_us)))
 
 
 class PythonScheduler:
@@ -258,9 +190,9 @@ class PythonScheduler:
         self._lock = threading.RLock()
         self._work_cv = threading.Condition(self._lock)
         self._timer_cv = threading.Condition(self._lock)
-        self._models: list[_Model] = []
-        self._by_name: dict[str, _Model] = {}
-        self._deadlines: list[tuple[float, int, _Pending]] = []  # heap; stale entries skipped
+        self._models: list[Model] = []
+        self._by_name: dict[str, Model] = {}
+        self._deadlines: list[tuple[float, int, Pending]] = []  # heap; stale entries skipped
         self._timer_wake = _NEVER
         self._worker_wake = _NEVER
         self._queued_total = 0
@@ -291,11 +223,11 @@ class PythonScheduler:
     # -- models ----------------------------------------------------------------------
     def add_model(self, name: str, session: PythonSession, config: ModelConfig) -> None:
         self._refuse_model(name)
-        m = _Model(name, session, config)
+        m = Model(name, session, config)
         if m.batching:
-            _check_batchable(m)
+            check_batchable(m)
         if config.warmup:
-            m.warmup_runs = self._warm_up(m)
+            m.warmup_runs = warm_up(m)
         with self._lock:
             self._refuse_model(name)
             self._by_name[name] = m
@@ -303,18 +235,17 @@ class PythonScheduler:
 
     def _refuse_model(self, name: str) -> None:
         if self._closed:
-            raise SchedulerClosedError(f"the scheduler is closed; model '{name}' was not added")
+            raise SchedulerClosedError(msg.scheduler_closed_model(name))
         if name in self._by_name:
-            raise InvalidArgumentError(f"a model named '{name}' was already added")
+            raise InvalidArgumentError(msg.model_already_added(name))
 
     def models(self) -> list[str]:
         return [m.name for m in self._models]
 
-    def _model(self, name: str) -> _Model:
+    def _model(self, name: str) -> Model:
         m = self._by_name.get(name)
         if m is None:
-            known = ", ".join(f"'{m.name}'" for m in self._models) or "none"
-            raise InvalidArgumentError(f"unknown model '{name}' (models: {known})")
+            raise InvalidArgumentError(msg.unknown_model(name, [m.name for m in self._models]))
         return m
 
     # -- requests --------------------------------------------------------------------
@@ -323,7 +254,7 @@ class PythonScheduler:
     ) -> int:
         m = self._model(name)
         given, ort_feeds = m.session.prepare(feeds)
-        p = _Pending()
+        p = Pending()
         p.model = m
         p.priority = priority
         p.size = 1
@@ -354,13 +285,10 @@ class PythonScheduler:
         with self._lock:
             if self._closed:
                 m.rejected += 1
-                raise SchedulerClosedError(f"{m.label}: the scheduler is closed; request refused")
+                raise m.error(SchedulerClosedError, msg.scheduler_closed_request())
             if m.queued >= m.max_queue_size:
                 m.rejected += 1
-                raise QueueFullError(
-                    f"{m.label}: queue full (max_queue_size={m.max_queue_size}); request "
-                    "refused, try again later"
-                )
+                raise m.error(QueueFullError, msg.queue_full(m.max_queue_size))
             p.id = self._next_id
             self._next_id += 1
             m.on_arrival()
@@ -392,7 +320,7 @@ class PythonScheduler:
                 self._timer_cv.notify()
             return p.id
 
-    def _run_inline(self, m: _Model, p: _Pending) -> int:
+    def _run_inline(self, m: Model, p: Pending) -> int:
         """A request of a scheduler that has no threads (made while the interpreter shuts
         down), or submitted after ortnative's exit handler ran (see _exit.py: only the
         exiting thread may run the python backend then): it runs at once, on the
@@ -400,14 +328,14 @@ class PythonScheduler:
         with self._lock:
             if self._closed:
                 m.rejected += 1
-                raise SchedulerClosedError(f"{m.label}: the scheduler is closed; request refused")
+                raise m.error(SchedulerClosedError, msg.scheduler_closed_request())
             p.id = self._next_id
             self._next_id += 1
             m.submitted += 1
             m.running += 1
         started = time.monotonic()
         m.queue_us.add((started - p.submitted) * 1e6)
-        ending = self._run_alone(m, p)
+        ending = run_alone(m, p)
         with self._lock:
             self._finish((m, None, [p], p.size, started), [ending], False, time.monotonic())
         self._deliver([ending])
@@ -419,7 +347,7 @@ class PythonScheduler:
         return fut.result()
 
     def cancel(self, request_id: int) -> bool:
-        ended: list[_Ending] = []
+        ended: list[Ending] = []
         with self._lock:
             for m in self._models:
                 for level in m.levels.values():
@@ -427,9 +355,7 @@ class PythonScheduler:
                     if p is not None:
                         m.cancelled += 1
                         self._unlink(m, p)
-                        ended.append(
-                            (p, None, CancelledError(f"{m.label}: request cancelled before it ran"))
-                        )
+                        ended.append((p, None, m.error(CancelledError, msg.request_cancelled())))
                         break
                 if ended:
                     break
@@ -448,7 +374,7 @@ class PythonScheduler:
                 target=self.close, args=(drain,), name="ortnative-close", daemon=True
             ).start()
             return
-        ended: list[_Ending] = []
+        ended: list[Ending] = []
         with self._lock:
             self._closed = True
             if not drain:
@@ -457,15 +383,8 @@ class PythonScheduler:
                         p = next(iter(m.levels[m.priorities[0]].values()))
                         m.closed += 1
                         self._unlink(m, p)
-                        ended.append(
-                            (
-                                p,
-                                None,
-                                SchedulerClosedError(
-                                    f"{m.label}: the scheduler was closed before the request ran"
-                                ),
-                            )
-                        )
+                        error = m.error(SchedulerClosedError, msg.closed_before_run())
+                        ended.append((p, None, error))
             self._work_cv.notify_all()
             self._timer_cv.notify_all()
         if ended:
@@ -486,7 +405,7 @@ class PythonScheduler:
         return self._closed
 
     # -- queues (under the lock) ----------------------------------------------------------
-    def _unlink(self, m: _Model, p: _Pending) -> None:
+    def _unlink(self, m: Model, p: Pending) -> None:
         level = m.levels[p.priority]
         del level[p.id]
         if not level:
@@ -500,7 +419,7 @@ class PythonScheduler:
             self._work_cv.notify_all()
             self._timer_cv.notify_all()
 
-    def _ready_at(self, m: _Model, now: float) -> float:
+    def _ready_at(self, m: Model, now: float) -> float:
         if m.queued == 0 or m.busy >= m.replicas:
             return _NEVER
         if (
@@ -514,7 +433,7 @@ class PythonScheduler:
             return now
         return m.oldest() + m.delay
 
-    def _take_from(self, m: _Model, now: float, expired: list[_Ending]) -> list[_Pending]:
+    def _take_from(self, m: Model, now: float, expired: list[Ending]) -> list[Pending]:
         target = m.max_batch_size
         # Did this batch become ready by waiting out the delay (rather than by filling up)?
         waiting = m.batching and not self._closed and m.wait_mode and m.delay > 0
@@ -525,7 +444,7 @@ class PythonScheduler:
             for size in m.preferred:
                 if size <= m.queued_rows:
                     target = size  # the largest preferred size it can reach
-        taken: list[_Pending] = []
+        taken: list[Pending] = []
         rows = 0
         full = False
         for priority in list(m.priorities):
@@ -554,14 +473,14 @@ class PythonScheduler:
         return taken
 
     @staticmethod
-    def _compatible(m: _Model, a: _Pending, b: _Pending) -> bool:
+    def _compatible(m: Model, a: Pending, b: Pending) -> bool:
         for name in m.inputs:
             x, y = a.feeds[name], b.feeds[name]
             if x.dtype != y.dtype or x.shape[1:] != y.shape[1:]:
                 return False
         return True
 
-    def _take_any(self, now: float, expired: list[_Ending]) -> tuple[Any, float]:
+    def _take_any(self, now: float, expired: list[Ending]) -> tuple[Batch | None, float]:
         next_ready = _NEVER
         n = len(self._models)
         for k in range(n):
@@ -589,9 +508,7 @@ class PythonScheduler:
                 next_ready = min(next_ready, r)
         return None, next_ready
 
-    def _finish(
-        self, batch: tuple[Any, ...], endings: list[_Ending], retried: bool, done: float
-    ) -> None:
+    def _finish(self, batch: Batch, endings: list[Ending], retried: bool, done: float) -> None:
         m, slot, _taken, rows, started = batch
         if slot is not None:  # None: run at exit, outside the slots
             m.busy -= 1
@@ -620,7 +537,7 @@ class PythonScheduler:
         try:
             while True:
                 now = time.monotonic()
-                expired: list[_Ending] = []
+                expired: list[Ending] = []
                 batch, next_ready = self._take_any(now, expired)
                 if batch is not None or expired:
                     lock.release()
@@ -628,7 +545,7 @@ class PythonScheduler:
                         if expired:
                             self._deliver(expired)
                         if batch is not None:
-                            endings, retried = self._execute(batch)
+                            endings, retried = execute(batch)
                             done = time.monotonic()
                             with lock:
                                 self._finish(batch, endings, retried, done)
@@ -656,7 +573,7 @@ class PythonScheduler:
         try:
             while not (self._closed and self._queued_total == 0):
                 now = time.monotonic()
-                expired: list[_Ending] = []
+                expired: list[Ending] = []
                 heap = self._deadlines
                 while heap and heap[0][0] <= now:
                     _, _, p = heapq.heappop(heap)
@@ -679,7 +596,7 @@ class PythonScheduler:
         finally:
             lock.release()
 
-    def _deliver(self, endings: list[_Ending]) -> None:
+    def _deliver(self, endings: list[Ending]) -> None:
         loops: dict[int, tuple[Any, list[Any]]] = {}  # asyncio futures, by loop
         for p, result, error in endings:
             fut = p.future
@@ -707,261 +624,14 @@ class PythonScheduler:
             except RuntimeError:  # the loop is closed: nobody awaits these any more
                 pass
 
-    # -- running (no lock) ---------------------------------------------------------------
-    def _execute(self, batch: tuple[Any, ...]) -> tuple[list[_Ending], bool]:
-        m, slot, taken, rows, _started = batch
-        if len(taken) == 1:
-            return [self._run_alone(m, taken[0])], False
-        try:
-            outs = self._run_rows(m, slot, [(p.feeds, p.rows) for p in taken], rows)
-        except Exception:  # noqa: BLE001 - each request then runs alone, for its own error
-            return [self._run_alone(m, p) for p in taken], True
-        return [(p, out, None) for p, out in zip(taken, outs, strict=False)], False
-
-    @staticmethod
-    def _run_alone(m: _Model, p: _Pending) -> _Ending:
-        try:
-            return (p, m.session.run_prepared(p.feeds, p.given), None)
-        except Exception as exc:  # noqa: BLE001 - delivered through the future
-            return (p, None, exc)
-
-    @staticmethod
-    def _run_rows(
-        m: _Model, slot: int, parts: list[tuple[dict[str, Any], int]], rows: int
-    ) -> list[dict[str, Any]]:
-        staging = m.slots[slot]
-        assert staging is not None
-        feeds: dict[str, np.ndarray] = {}
-        for name in m.inputs:
-            head = parts[0][0][name]
-            buf = staging.get(name)
-            if buf is None or buf.dtype != head.dtype or buf.shape[1:] != head.shape[1:]:
-                buf = np.empty((max(rows, m.max_batch_size), *head.shape[1:]), head.dtype)
-                staging[name] = buf
-            elif buf.shape[0] < rows:
-                buf = np.empty((rows, *head.shape[1:]), head.dtype)
-                staging[name] = buf
-            out = buf[:rows]
-            np.concatenate([f[name] for f, _ in parts], axis=0, out=out)
-            feeds[name] = out
-        results = m.session.run_prepared(feeds, feeds)
-        for arr in results.values():
-            if (
-                not isinstance(arr, np.ndarray)
-                or arr.ndim == 0
-                or arr.shape[0] != rows
-                or arr.dtype.kind in "OUS"
-            ):
-                raise _CannotSplitError
-        outs: list[dict[str, Any]] = []
-        first = 0
-        for _feeds, n in parts:
-            outs.append({name: arr[first : first + n] for name, arr in results.items()})
-            first += n
-        return outs
-
-    def _warm_up(self, m: _Model) -> int:
-        sizes = {1}
-        if m.batching:
-            sizes.update(m.preferred)
-            sizes.add(m.max_batch_size)
-        runs = 0
-        for size in sorted(sizes):
-            feeds: dict[str, Any] = {}
-            for spec in m.session._in:
-                if spec.kind == "tensor":
-                    shape = tuple(
-                        d if isinstance(d, int) else (size if i == 0 else 1)
-                        for i, d in enumerate(spec.shape)
-                    )
-                    if spec.dtype_name == "str":
-                        feeds[spec.name] = np.full(shape, "", dtype=object)
-                    else:
-                        feeds[spec.name] = np.zeros(shape, spec.dtype)
-                elif spec.kind == "sequence":
-                    feeds[spec.name] = []
-                elif not spec.kind.startswith("optional"):
-                    raise InvalidArgumentError(
-                        f"{m.label}: warm-up cannot make a value for input '{spec.name}'; add "
-                        "the model without warmup"
-                    )
-            for slot in range(m.replicas):
-                if m.slots[slot] is None:
-                    m.slots[slot] = {}
-                if m.batching:
-                    try:
-                        self._run_rows(m, slot, [(feeds, size)], size)
-                    except _CannotSplitError:
-                        raise InvalidArgumentError(
-                            f"{m.label}: warm-up: the outputs of a batch of {size} rows do not "
-                            "have that many rows; this model cannot batch, use max_batch_size=1"
-                        ) from None
-                else:
-                    given, ort_feeds = m.session.prepare(feeds)
-                    m.session.run_prepared(ort_feeds, given)
-                runs += 1
-        return runs
-
-    # -- statistics ------------------------------------------------------------------------
-    def _snapshot(self, m: _Model) -> dict[str, Any]:
-        return {
-            "queued": m.queued,
-            "running": m.running,
-            "submitted": m.submitted,
-            "completed": m.completed,
-            "failed": m.failed,
-            "rejected": m.rejected,
-            "timed_out": m.timed_out,
-            "cancelled": m.cancelled,
-            "closed": m.closed,
-            "batches": m.batches,
-            "rows": m.rows,
-            "retried_batches": m.retried_batches,
-            "warmup_runs": m.warmup_runs,
-            "batch_sizes": dict(sorted(m.batch_sizes.items())),
-            "queue_us": m.queue_us.copy(),
-            "compute_us": m.compute_us.copy(),
-            "total_us": m.total_us.copy(),
-        }
-
-    @staticmethod
-    def _summarise(snap: dict[str, Any]) -> dict[str, Any]:
-        for key in ("queue_us", "compute_us", "total_us"):
-            snap[key] = snap[key].summary()
-        return snap
-
+    # -- statistics (_fallback_stats.py) ---------------------------------------------------
     def stats(self, name: str) -> dict[str, Any]:
         m = self._model(name)
         with self._lock:
-            snap = self._snapshot(m)
-        return self._summarise(snap)
+            snap = snapshot(m)
+        return summarise(snap)
 
     def metrics_text(self, prefix: str) -> str:
         with self._lock:
-            snaps = [(m.name, self._snapshot(m)) for m in self._models]
-        return metrics_text(prefix, [(n, self._summarise(s)) for n, s in snaps])
-
-
-def _escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _num(v: float) -> str:
-    return "NaN" if math.isnan(v) else f"{v:.3f}"
-
-
-def metrics_text(prefix: str, models: list[tuple[str, dict[str, Any]]]) -> str:
-    """The core's Scheduler::metrics_text (cpp/src/scheduler_stats.cpp), line for line."""
-    p = prefix
-    out: list[str] = []
-
-    def family(name: str, kind: str, help_text: str) -> None:
-        out.append(f"# HELP {p}{name} {help_text}\n# TYPE {p}{name} {kind}\n")
-
-    def sample(name: str, model: str, extra: str, value: str) -> None:
-        out.append(f'{p}{name}{{model="{_escape(model)}"{extra}}} {value}\n')
-
-    def counter(name: str, help_text: str, key: str) -> None:
-        family(name, "counter", help_text)
-        for model, s in models:
-            sample(name, model, "", str(s[key]))
-
-    counter("_inference_request_success", "Number of successful inference requests", "completed")
-    family(
-        "_inference_request_failure",
-        "counter",
-        "Number of failed inference requests, by reason: BACKEND (the run failed), REJECTED "
-        "(queue full or scheduler closed at submit), TIMEOUT, CANCELED, CLOSED (closed "
-        "without drain before they ran)",
-    )
-    reasons = (
-        ("BACKEND", "failed"),
-        ("REJECTED", "rejected"),
-        ("TIMEOUT", "timed_out"),
-        ("CANCELED", "cancelled"),
-        ("CLOSED", "closed"),
-    )
-    for model, s in models:
-        for reason, key in reasons:
-            sample("_inference_request_failure", model, f',reason="{reason}"', str(s[key]))
-    counter("_inference_count", "Number of inferences performed (rows, all batch sizes)", "rows")
-    counter("_inference_exec_count", "Number of model executions performed (batches)", "batches")
-    family(
-        "_inference_pending_request_count",
-        "gauge",
-        "Instantaneous number of pending requests awaiting execution",
-    )
-    for model, s in models:
-        sample("_inference_pending_request_count", model, "", str(s["queued"]))
-    family(
-        "_inference_running_request_count",
-        "gauge",
-        "Instantaneous number of requests in batches being executed",
-    )
-    for model, s in models:
-        sample("_inference_running_request_count", model, "", str(s["running"]))
-
-    def duration(name: str, help_text: str, key: str) -> None:
-        family(name, "counter", help_text)
-        for model, s in models:
-            sample(name, model, "", _num(s[key]["sum"]))
-
-    duration(
-        "_inference_request_duration_us",
-        "Cumulative inference request duration in microseconds (submit to outputs ready)",
-        "total_us",
-    )
-    duration(
-        "_inference_queue_duration_us",
-        "Cumulative inference queuing duration in microseconds",
-        "queue_us",
-    )
-    duration(
-        "_inference_compute_infer_duration_us",
-        "Cumulative compute inference duration in microseconds (batch assembly, run, split)",
-        "compute_us",
-    )
-
-    def summary(name: str, help_text: str, key: str) -> None:
-        family(name, "summary", help_text)
-        for model, s in models:
-            lat = s[key]
-            sample(name, model, ',quantile="0.5"', _num(lat["p50"]))
-            sample(name, model, ',quantile="0.9"', _num(lat["p90"]))
-            sample(name, model, ',quantile="0.99"', _num(lat["p99"]))
-            out.append(f'{p}{name}_sum{{model="{_escape(model)}"}} {_num(lat["sum"])}\n')
-            out.append(f'{p}{name}_count{{model="{_escape(model)}"}} {lat["count"]}\n')
-
-    summary(
-        "_inference_request_summary_us",
-        "Inference request duration in microseconds, quantiles over recent requests",
-        "total_us",
-    )
-    summary(
-        "_inference_queue_summary_us",
-        "Inference queuing duration in microseconds, quantiles over recent requests",
-        "queue_us",
-    )
-    summary(
-        "_inference_compute_infer_summary_us",
-        "Compute inference duration in microseconds, quantiles over recent requests",
-        "compute_us",
-    )
-    hist = "_inference_batch_size"
-    family(hist, "histogram", "Rows per model execution")
-    for model, s in models:
-        label = f'{{model="{_escape(model)}"'
-        sizes = sorted(s["batch_sizes"].items())
-        cumulative = 0
-        nxt = 0
-        le = 1
-        while le <= 1024:
-            while nxt < len(sizes) and sizes[nxt][0] <= le:
-                cumulative += sizes[nxt][1]
-                nxt += 1
-            out.append(f'{p}{hist}_bucket{label},le="{le}"}} {cumulative}\n')
-            le *= 2
-        out.append(f'{p}{hist}_bucket{label},le="+Inf"}} {s["batches"]}\n')
-        out.append(f"{p}{hist}_sum{label}}} {s['rows']}\n")
-        out.append(f"{p}{hist}_count{label}}} {s['batches']}\n")
-    return "".join(out)
+            snaps = [(m.name, snapshot(m)) for m in self._models]
+        return metrics_text(prefix, [(n, summarise(s)) for n, s in snaps])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._messages import dtype_name, format_model_shape
+
 Dim = int | str | None
+#: A model input or output as a backend describes it: (name, NumPy dtype or None, shape,
+#: kind), kind one of "tensor", "sequence", "optional", "optional_sequence", "map", "other".
+IOInfo = tuple[str, np.dtype[Any] | None, tuple[Dim, ...], str]
 
 
 class TensorInfo(NamedTuple):
@@ -24,10 +29,6 @@ class TensorInfo(NamedTuple):
     shape: tuple[Dim, ...]
 
     def __repr__(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        dt = "unsupported" if self.dtype is None else _dtype_label(self.dtype)
-        return f"TensorInfo({self.name!r}, {dt}, [{dims}])"
-
-
-def _dtype_label(dtype: np.dtype) -> str:
-    return "str" if dtype == np.dtype(object) else str(dtype)
+        return (
+            f"TensorInfo({self.name!r}, {dtype_name(self.dtype)}, {format_model_shape(self.shape)})"
+        )

@@ -22,7 +22,8 @@ import numpy as np
 
 from . import _backend, _ortlib
 from .errors import Error
-from .preprocess import ImagePreprocessor, Pipeline
+from .pipeline import Pipeline
+from .preprocess import ImagePreprocessor
 from .session import Session
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from typing_extensions import Self
 
+from ._messages import repr_list
 from .errors import InvalidArgumentError
 
 __all__ = ["ModelConfig", "PreprocessOptions", "SessionOptions"]
@@ -74,9 +75,7 @@ class _Record:
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        raise InvalidArgumentError(
-            f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}"
-        )
+        raise InvalidArgumentError(f"{name} must be one of {repr_list(allowed)}, got {value!r}")
     return value
 
 
@@ -158,7 +157,7 @@ class SessionOptions(_Record):
         if self.graph_optimization not in GRAPH_OPTIMIZATIONS:
             raise InvalidArgumentError(
                 f"graph_optimization must be one of "
-                f"{', '.join(map(repr, GRAPH_OPTIMIZATIONS))}, got {self.graph_optimization!r}"
+                f"{repr_list(GRAPH_OPTIMIZATIONS)}, got {self.graph_optimization!r}"
             )
         if self.execution_mode not in EXECUTION_MODES:
             raise InvalidArgumentError(
@@ -316,7 +315,7 @@ def _preprocess_dtype(dtype: Any) -> str:
     if name not in PREPROCESS_DTYPES:
         shown = dtype if isinstance(dtype, str) or name is None else name
         raise InvalidArgumentError(
-            f"dtype must be one of {', '.join(repr(d) for d in PREPROCESS_DTYPES)}, got {shown!r}"
+            f"dtype must be one of {repr_list(PREPROCESS_DTYPES)}, got {shown!r}"
         )
     return str(name)
 

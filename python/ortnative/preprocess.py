@@ -3,7 +3,8 @@
 ``ImagePreprocessor`` does what a typical service does step by step (resize, colour
 order, ``astype(float32)``, ``/ 255``, ``(x - mean) / std``, ``transpose``, ``np.stack``)
 in one native pass per output pixel, writing straight into the tensor the session reads.
-``Pipeline`` ties one to a :class:`~ortnative.Session`: frame in, outputs out.
+``Pipeline`` (pipeline.py) ties one to a :class:`~ortnative.Session`: frame in, outputs
+out.
 
 Both backends compute bit-identical tensors (the fallback repeats the core's arithmetic
 in numpy); the native one is many times faster.
@@ -12,19 +13,22 @@ in numpy); the native one is many times faster.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from . import _backend
+from . import _messages as msg
 from .errors import InvalidArgumentError
 from .options import LAYOUTS, PREPROCESS_DTYPES, PreprocessOptions, _choice
 
 if TYPE_CHECKING:
+    from ._impl import PreprocessorImpl
+    from ._types import TensorInfo
     from .session import Session
 
-__all__ = ["ImagePreprocessor", "Pipeline", "Transform"]
+__all__ = ["ImagePreprocessor", "Transform"]
 
 Images = np.ndarray | Sequence[np.ndarray]
 PerChannel = float | Sequence[float] | None
@@ -74,15 +78,8 @@ def _coords(coords: Any) -> np.ndarray:
     a = np.asarray(coords)
     a = np.array(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64, copy=True)
     if a.ndim == 0 or a.shape[-1] % 2:
-        raise InvalidArgumentError(
-            "coordinates must be (x, y) pairs along the last axis, got shape "
-            f"{tuple(int(d) for d in a.shape)}"
-        )
+        raise msg.coordinates(a.shape)
     return a
-
-
-def _fmt_values(values: tuple[float, ...]) -> str:
-    return "(" + ", ".join(repr(v) for v in values) + ("," if len(values) == 1 else "") + ")"
 
 
 class ImagePreprocessor:
@@ -154,6 +151,7 @@ class ImagePreprocessor:
         self._opts = PreprocessOptions.of(options, kwargs, "ImagePreprocessor")
         self._requested = backend
         self._backend = _backend.resolve(backend)
+        self._impl: PreprocessorImpl
         if self._backend == "native":
             self._impl = _backend.native_module().ImagePreprocessor(self._opts)
         else:
@@ -203,7 +201,7 @@ class ImagePreprocessor:
         t = self._geometry_cache.get(key)
         if t is None:
             if key[0] <= 0 or key[1] <= 0:
-                raise InvalidArgumentError(f"image size must be positive, got {key}")
+                raise InvalidArgumentError(msg.image_size(*key))
             sx, sy, ox, oy, left, top, w, h = self._impl.geometry(key[0], key[1])
             t = Transform(sx, sy, ox, oy, left, top, w, h, key[1], key[0])
             if len(self._geometry_cache) < 64:
@@ -244,10 +242,7 @@ class ImagePreprocessor:
             elif ch3:
                 layout = "nhwc"
             else:
-                raise InvalidArgumentError(
-                    f"cannot tell the layout of input '{info.name}' {_fmt_shape(shape)}: "
-                    "pass layout='nchw' or layout='nhwc'"
-                )
+                raise msg.image_layout_unknown(info.name, shape)
         layout = _choice("layout", layout, LAYOUTS)
         channels, h, w = (
             (shape[1], shape[2], shape[3]) if layout == "nchw" else (shape[3], shape[1], shape[2])
@@ -256,23 +251,14 @@ class ImagePreprocessor:
         if isinstance(h, int) and isinstance(w, int):
             kwargs["size"] = (h, w)
         elif "size" not in overrides:
-            raise InvalidArgumentError(
-                f"input '{info.name}' {_fmt_shape(shape)} has free spatial dimensions: pass "
-                "size=(height, width)"
-            )
+            raise msg.image_size_free(info.name, shape)
         if isinstance(channels, int):
             if channels not in (1, 3):
-                raise InvalidArgumentError(
-                    f"input '{info.name}' {_fmt_shape(shape)} has {channels} channels; "
-                    "ImagePreprocessor makes 1 (gray) or 3"
-                )
+                raise msg.image_channel_count(info.name, shape, channels)
             kwargs["output_order"] = "gray" if channels == 1 else "rgb"
         dtype = None if info.dtype is None else info.dtype.name
         if dtype not in PREPROCESS_DTYPES:
-            raise InvalidArgumentError(
-                f"input '{info.name}' takes {dtype or 'an unsupported type'}; ImagePreprocessor "
-                f"makes {', '.join(PREPROCESS_DTYPES)}"
-            )
+            raise msg.image_input_dtype(info.name, dtype, PREPROCESS_DTYPES)
         kwargs["dtype"] = dtype
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -326,10 +312,10 @@ class ImagePreprocessor:
         for name in ("mean", "std"):
             values = o.per_channel(name)
             if values is not None:
-                parts.append(f"{name}={_fmt_values(values)}")
+                parts.append(f"{name}={msg.format_values(values)}")
         parts += [f"layout={o.layout!r}", f"dtype={o.dtype!r}"]
         if o.fit == "letterbox":
-            parts.append(f"pad_value={_fmt_values(o.per_channel('pad_value') or ())}")
+            parts.append(f"pad_value={msg.format_values(o.per_channel('pad_value') or ())}")
             parts.append(f"align={o.align!r}")
         parts += [f"threads={o.threads}", f"backend={self._backend!r}"]
         return f"ImagePreprocessor({', '.join(parts)})"
@@ -352,138 +338,27 @@ def _is_channels(d: Any) -> bool:
     return isinstance(d, int) and d in (1, 3)
 
 
-def _fmt_shape(shape: Sequence[Any]) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
-
-def _image_input(session: Session, input_name: str | None) -> Any:
+def _image_input(session: Session, input_name: str | None) -> TensorInfo:
+    """SESSION's image input INPUT_NAME (default: its only input), checked to be 4-D (for
+    for_session, and for Pipeline in pipeline.py)."""
     names = [i.name for i in session.inputs]
     if input_name is None:
         if len(names) != 1:
-            raise InvalidArgumentError(
-                f"the model has {len(names)} inputs ({', '.join(repr(n) for n in names)}): "
-                "pass input_name"
-            )
+            raise msg.which_image_input(names)
         input_name = names[0]
     for info in session.inputs:
         if info.name == input_name:
             if len(info.shape) != 4:
-                raise InvalidArgumentError(
-                    f"input '{info.name}' {_fmt_shape(info.shape)} is not an image batch: "
-                    "ImagePreprocessor makes 4-D NCHW or NHWC tensors"
-                )
+                raise msg.not_an_image_batch(info.name, info.shape)
             return info
-    raise InvalidArgumentError(
-        f"unknown input name {input_name!r} (the model has: {', '.join(repr(n) for n in names)})"
-    )
+    raise msg.unknown_image_input(input_name, names)
 
 
-class Pipeline:
-    """Preprocessing and inference in one call: images in, the model's outputs out.
+def __getattr__(name: str) -> Any:
+    # Pipeline lived here before pipeline.py: ortnative.preprocess.Pipeline (and pickles
+    # that name it) still find it.
+    if name == "Pipeline":
+        from .pipeline import Pipeline
 
-    ``Pipeline(preprocessor, session, input_name=None, outputs=None)``, then
-    ``pipe(frame_or_frames)`` -> ``{output name: array}``. The preprocessor writes
-    straight into an input buffer the pipeline keeps and reuses (one per batch size and
-    concurrent caller), and the session reads it in place: no intermediate arrays. The
-    preprocessor's output must fit the input (dtype, layout, fixed dimensions); that is
-    checked here, once.
-
-    ``input_name``: the image input (default: the model's only input). ``outputs``: the
-    outputs to compute (default: all). Calls may come from many threads at once; each
-    gets its own buffer. :attr:`transforms` (per thread) and :meth:`run` give the
-    images' transforms, to map boxes back.
-    """
-
-    __slots__ = ("_free", "_input", "_lock", "_outputs", "preprocessor", "session")
-
-    _MAX_FREE = 4  # buffers kept per batch size
-
-    def __init__(
-        self,
-        preprocessor: ImagePreprocessor,
-        session: Session,
-        input_name: str | None = None,
-        outputs: Sequence[str] | None = None,
-    ) -> None:
-        info = _image_input(session, input_name)
-        want = preprocessor.output_shape(1)
-        if info.dtype != preprocessor.dtype:
-            raise InvalidArgumentError(
-                f"the preprocessor makes {preprocessor.dtype}, but input '{info.name}' takes "
-                f"{info.dtype}"
-            )
-        for d, (got, need) in enumerate(zip(info.shape, want, strict=False)):
-            if d > 0 and isinstance(got, int) and got != need:
-                raise InvalidArgumentError(
-                    f"the preprocessor makes {_fmt_shape(['N', *want[1:]])} "
-                    f"({preprocessor.layout}), but input '{info.name}' is "
-                    f"{_fmt_shape(info.shape)}"
-                )
-        self.preprocessor = preprocessor
-        self.session = session
-        self._input = info.name
-        self._outputs = list(outputs) if outputs is not None else None
-        self._free: dict[int, list[np.ndarray]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(
-        self,
-        images: Images,
-        *,
-        feeds: Mapping[str, Any] | None = None,
-        out: Mapping[str, np.ndarray] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Preprocesses IMAGES (as the preprocessor takes them) into the reused input
-        buffer and runs the session. ``feeds``: other inputs of the model, by name.
-        ``out``: as :meth:`Session.run`'s. Returns ``{output name: array}``."""
-        if isinstance(images, np.ndarray):
-            n = images.shape[0] if images.ndim == 4 else 1
-        elif isinstance(images, (list, tuple)):
-            n = len(images)
-        else:
-            n = 0
-        if n == 0:
-            self.preprocessor(images)  # raises what is wrong: no images, or not images
-        buf = self._take(n)
-        try:
-            self.preprocessor(images, out=buf)
-            all_feeds = {self._input: buf} if not feeds else {**feeds, self._input: buf}
-            result: dict[str, np.ndarray] = self.session.run(all_feeds, self._outputs, out=out)
-            return result
-        finally:
-            self._give(n, buf)
-
-    def run(
-        self,
-        images: Images,
-        *,
-        feeds: Mapping[str, Any] | None = None,
-        out: Mapping[str, np.ndarray] | None = None,
-    ) -> tuple[dict[str, np.ndarray], list[Transform]]:
-        """Like calling the pipeline, but returns ``(outputs, transforms)`` of this call."""
-        result = self(images, feeds=feeds, out=out)
-        return result, self.preprocessor.transforms
-
-    @property
-    def transforms(self) -> list[Transform]:
-        """The transforms of the last call made by this thread (see ImagePreprocessor)."""
-        return self.preprocessor.transforms
-
-    def _take(self, n: int) -> np.ndarray:
-        with self._lock:
-            free = self._free.get(n)
-            if free:
-                return free.pop()
-        return self.preprocessor.empty(n)
-
-    def _give(self, n: int, buf: np.ndarray) -> None:
-        with self._lock:
-            free = self._free.setdefault(n, [])
-            if len(free) < self._MAX_FREE:
-                free.append(buf)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Pipeline, (self.preprocessor, self.session, self._input, self._outputs))
-
-    def __repr__(self) -> str:
-        return f"Pipeline({self.preprocessor!r}, {self.session!r}, input_name={self._input!r})"
+        return Pipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

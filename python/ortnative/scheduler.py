@@ -7,12 +7,12 @@ import concurrent.futures
 import dataclasses
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 
 from . import _backend, _exit
-from .errors import InvalidArgumentError
+from . import _messages as msg
 from .options import (
     ModelConfig,
     SessionOptions,
@@ -24,6 +24,8 @@ from .session import Feeds, ModelSource, _make_impl, _source
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ._impl import SchedulerImpl
 
 
 class LatencyStats(TypedDict):
@@ -90,7 +92,7 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     still queued out of its queue. (It refers to its scheduler weakly: futures kept
     around don't keep a dropped scheduler's threads alive.)"""
 
-    _scheduler: weakref.ref[Any] | None = None
+    _scheduler: weakref.ref[SchedulerImpl[Any]] | None = None
     _request_id = 0
 
     def cancel(self) -> bool:
@@ -112,18 +114,14 @@ def _split_model_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     for key, value in kwargs.items():
         if key == "max_queue_delay_us":
             if "max_queue_delay_ms" in kwargs:
-                raise TypeError("add_model() got both max_queue_delay_us and max_queue_delay_ms")
+                raise msg.add_model_both_delays()
             cfg["max_queue_delay_ms"] = check_int("max_queue_delay_us", value, 0, 60_000_000) / 1000
         elif key in _CONFIG_FIELDS:
             cfg[key] = value
         elif key in _SESSION_FIELDS:
             session[key] = value
         else:
-            raise TypeError(
-                f"add_model() got an unexpected keyword argument {key!r} (session options: "
-                f"{', '.join(sorted(_SESSION_FIELDS))}; model options: "
-                f"{', '.join(sorted(_CONFIG_FIELDS))})"
-            )
+            raise msg.add_model_keyword(key, sorted(_SESSION_FIELDS), sorted(_CONFIG_FIELDS))
     return cfg, session
 
 
@@ -164,7 +162,7 @@ class Scheduler:
             _resolve_async,
         )
         if chosen == "native":
-            self._impl: Any = _backend.native_runtime().Scheduler(threads, *api)
+            self._impl: SchedulerImpl[Any] = _backend.native_runtime().Scheduler(threads, *api)
         else:
             from ._fallback_scheduler import PythonScheduler
 
@@ -214,7 +212,7 @@ class Scheduler:
         Errors about feeds name the model by NAME.
         """
         if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(f"a model name must be a non-empty str, got {name!r}")
+            raise msg.model_name(name)
         cfg_kw, session_kw = _split_model_kwargs(kwargs)
         cfg = ModelConfig.of(config, cfg_kw, "add_model")
         opts = SessionOptions.of(session_options, session_kw, "add_model")
@@ -322,18 +320,14 @@ class Scheduler:
         Every submitted request is in exactly one of queued, running, completed, failed,
         timed_out, cancelled, closed.
         """
-        stats: ModelStats = self._impl.stats(name)
-        return stats
+        return cast("ModelStats", self._impl.stats(name))
 
     def metrics_text(self, prefix: str = "ortnative") -> str:
         """Every model's counters in the Prometheus text format, with Triton's metric
         names under PREFIX (``prefix="nv"`` gives Triton's own names), ready to serve on
         a ``/metrics`` endpoint. See README, "Scheduling many models"."""
         if not isinstance(prefix, str) or not _METRIC_PREFIX.fullmatch(prefix):
-            raise InvalidArgumentError(
-                "prefix must start a Prometheus metric name (a letter or _, then letters, "
-                f"digits or _), got {prefix!r}"
-            )
+            raise msg.metrics_prefix(prefix)
         return str(self._impl.metrics_text(prefix))
 
     # -- lifetime ------------------------------------------------------------------

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from . import _backend
+from . import _messages as msg
 from ._types import TensorInfo
-from .errors import InvalidArgumentError, InvalidTypeError
 from .options import SessionOptions
 
 if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import time)
     import concurrent.futures
 
     from typing_extensions import Self
+
+    from ._impl import SessionImpl
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 Feeds = Mapping[str, Any] | Sequence[Any] | np.ndarray
@@ -51,19 +53,20 @@ def _source(model: Any) -> tuple[str | bytes | bytearray | memoryview, str]:
         return path, os.path.basename(path) or path
     if isinstance(model, (bytes, bytearray, memoryview)):
         if isinstance(model, memoryview) and not model.c_contiguous:
-            raise InvalidArgumentError("model bytes must be a contiguous buffer")
+            raise msg.model_bytes_not_contiguous()
         return model, "<bytes>"
-    raise InvalidTypeError(
-        f"model must be a path (str or os.PathLike) or the model's bytes, got {type(model).__name__}"
-    )
+    raise msg.model_source(type(model).__name__)
 
 
-def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> Any:
+def _make_impl(backend: str, source: Any, opts: SessionOptions, name: str) -> SessionImpl:
     if backend == "native":
         core = _backend.native_runtime()
-        if isinstance(source, str):
-            return core.Session.from_file(source, opts, name)
-        return core.Session.from_bytes(source, opts, name)
+        native: SessionImpl = (
+            core.Session.from_file(source, opts, name)
+            if isinstance(source, str)
+            else core.Session.from_bytes(source, opts, name)
+        )
+        return native
     from ._fallback import PythonSession
 
     if isinstance(source, (bytearray, memoryview)):
@@ -109,7 +112,7 @@ class Session:
         self._impl = _make_impl(chosen, source, opts, name)
         # The per-call path: the backend's own run (on the native backend a builtin bound
         # to the session, which skips pybind11's dispatch), read by the `run` property.
-        self._run = self._impl.bound_run() if chosen == "native" else self._impl.run
+        self._run = self._impl.bound_run()
         self._backend = chosen
         self._requested = backend
         # What pickling needs to load the model again: its path, or (keep_model) bytes.
@@ -210,11 +213,7 @@ class Session:
 
     def __repr__(self) -> str:
         def sig(infos: list[TensorInfo]) -> str:
-            return ", ".join(
-                f"{i.name}: {'str' if i.dtype == np.dtype(object) else i.dtype} "
-                f"[{', '.join('?' if d is None else str(d) for d in i.shape)}]"
-                for i in infos
-            )
+            return ", ".join(msg.format_tensor(*i) for i in infos)
 
         state = " closed" if self.closed else ""
         return (
@@ -224,11 +223,7 @@ class Session:
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._reload is None:
-            raise TypeError(
-                f"cannot pickle Session {self.name!r}: it was loaded from bytes and keeps no "
-                "copy of them; load it from a path, or pass keep_model=True (which keeps "
-                "the model's bytes in memory for the session's lifetime)"
-            )
+            raise msg.cannot_pickle_session(self.name)
         # The backend travels only if it was asked for by name: an unpickling process
         # without the native module still gets a working session.
         return (_restore, (self._reload, self._options, self._requested))

@@ -33,7 +33,9 @@ import atheris
 with atheris.instrument_imports(include=["ortnative"]):
     import numpy as np
     import ortnative as ortn
+    import ortnative._fallback_batch
     import ortnative._fallback_scheduler
+    import ortnative._fallback_stats
     from common import ALLOWED, Finding, main, outcome
     from ortnative import models
 
