@@ -284,8 +284,13 @@ class PythonSession:
             if len(source) == 0:
                 raise ModelLoadError(f"{self._label}: model bytes are empty")
             where = f"loading the model from {len(source)} bytes failed"
+        # onnxruntime's own class, by its defining module: ortnative.compat.install()
+        # puts its own InferenceSession (which runs on this backend) in onnxruntime's
+        # namespace.
+        from onnxruntime.capi.onnxruntime_inference_collection import InferenceSession
+
         try:
-            self._sess = ort.InferenceSession(source, so, providers=providers)
+            self._sess = InferenceSession(source, so, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; re-raised
             # onnxruntime cannot turn text from the model that is not UTF-8 into str
             # (names, or its own message quoting them); the core says the same then.
