@@ -8,6 +8,7 @@ status, exceptions and output are its own.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import runpy
 import sys
@@ -21,36 +22,48 @@ USAGE = (
 )
 
 
+def _usage_error(message: str) -> int:
+    print(f"{USAGE}\nortnative: error: run: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str]) -> int:
     """Runs the program ARGV names; returns its exit status when it returns normally
-    (``SystemExit`` from the program propagates, as it would from ``python SCRIPT``)."""
+    (``SystemExit`` from the program propagates, as it would from ``python SCRIPT``).
+    A program that cannot be found is a usage error (status 2)."""
     args = list(argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE, file=sys.stdout if args else sys.stderr)
-        return 0 if args else 2
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if not args:
+        return _usage_error("name a script, or -m and a module")
     module: str | None = None
     if args[0] == "-m":
         if len(args) < 2:
-            print("ortnative run: -m needs a module name\n" + USAGE, file=sys.stderr)
-            return 2
+            return _usage_error("-m needs a module name")
         module, rest = args[1], args[2:]
     elif args[0].startswith("-m") and len(args[0]) > 2:
         module, rest = args[0][2:], args[1:]
+    elif args[0].startswith("-"):
+        return _usage_error(f"unknown option {args[0]!r} (the program's options go after it)")
     else:
         script, rest = args[0], args[1:]
         if not os.path.exists(script):
-            print(
-                f"ortnative run: can't open file {os.path.abspath(script)!r}: "
-                "[Errno 2] No such file or directory",
-                file=sys.stderr,
+            return _usage_error(
+                f"can't open file '{os.path.abspath(script)}': no such file or directory"
             )
-            return 2
     from . import install
 
     install()
     if module is not None:
-        sys.argv = [module, *rest]  # run_module sets argv[0] to the module's file
         sys.path[0:1] = [os.getcwd()]
+        try:
+            found = importlib.util.find_spec(module)
+        except ImportError:
+            found = None
+        if found is None:
+            return _usage_error(f"no module named '{module}'")
+        sys.argv = [module, *rest]  # run_module sets argv[0] to the module's file
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     else:
         sys.argv = [script, *rest]
