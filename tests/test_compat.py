@@ -239,6 +239,7 @@ def test_onnxruntime_methods_reach_a_real_session(backend: str) -> None:
     assert len(infos) == 1
     with pytest.raises(AttributeError, match="no_such_method"):
         s.no_such_method  # noqa: B018
+    assert s.get_tuning_results() == []
 
 
 def test_big_endian_feed_is_read_correctly(backend: str) -> None:
@@ -313,6 +314,39 @@ def test_session_pickles_with_its_options(backend: str, tmp_path: Any) -> None:
         assert s2.get_session_options().intra_op_num_threads == 1
         assert s2._compat_plan.kwargs["config"] == {"session.intra_op.allow_spinning": "0"}
         np.testing.assert_array_equal(s2.run(None, X)[0], 2)
+
+
+class Tagged(compat.InferenceSession):
+    """A subclass that adds state and no pickling of its own."""
+
+    def __init__(self, model: Any, tag: str, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.tag = tag
+
+
+def test_subclass_state_pickles(backend: str) -> None:
+    s = Tagged(models.add_one((1, 4)), "mine", backend=backend)
+    s2 = pickle.loads(pickle.dumps(s))
+    assert type(s2) is Tagged
+    assert s2.tag == "mine"
+    np.testing.assert_array_equal(s2.run(None, X)[0], 2)
+
+
+def test_pickling_refuses_what_it_would_lose() -> None:
+    so = compat.SessionOptions()
+    so.add_free_dimension_override_by_name("N", 1)
+    s = compat.InferenceSession(models.add_one(("N", 4)), so)
+    with pytest.raises(TypeError, match="add_free_dimension_override_by_name"):
+        pickle.dumps(s)
+
+
+def test_unknown_attributes_make_no_onnxruntime_session(backend: str) -> None:
+    s = compat.InferenceSession(models.add_one((1, 4)), backend=backend)
+    assert not hasattr(s, "no_such_thing")
+    assert getattr(s, "_inputs_meta")[0].name == "x"  # noqa: B009 - onnxruntime's attribute
+    assert s._compat_ort is None
+    assert len(s.get_input_memory_infos()) == 1  # onnxruntime's method: a session now
+    assert s._compat_ort is not None
 
 
 def test_errors_are_both_and_pickle() -> None:

@@ -593,6 +593,10 @@ def test_load_errors(impl: Impl, tmp_path: Any) -> None:
             impl.session(source)
         if impl.compat:
             assert isinstance(info.value, ortn.InvalidTypeError)
+    with pytest.raises(TypeError) as info:
+        impl.session(models.add_one((1, 4)), {"intra_op_num_threads": 1})
+    if impl.compat:
+        assert isinstance(info.value, ortn.InvalidTypeError)
 
 
 # -- subclassing and pickling the way libraries do it --------------------------------

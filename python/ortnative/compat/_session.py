@@ -20,7 +20,7 @@ from .. import errors as _ortn
 from ..session import Session
 from . import errors as _errors
 from ._modelio import ModelIO, read_model_io
-from ._options import Plan, SessionOptions, delegation_reason, session_plan
+from ._options import _TRACKED, Plan, SessionOptions, delegation_reason, session_plan
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -260,6 +260,12 @@ class InferenceSession(metaclass=_SessionMeta):
             raise _ortn.InvalidTypeError(
                 "InferenceSession takes a model path (str or os.PathLike) or the model's "
                 f"bytes, got {type(path_or_bytes).__name__}"
+            )
+        if sess_options is not None and not isinstance(sess_options, _C.SessionOptions):
+            # onnxruntime: TypeError (its binding takes a SessionOptions)
+            raise _ortn.InvalidTypeError(
+                f"{self._compat_label}: sess_options must be an onnxruntime.SessionOptions, "
+                f"got {type(sess_options).__name__}"
             )
         self._sess_options = sess_options
         self._sess_options_initial = sess_options
@@ -784,8 +790,14 @@ class InferenceSession(metaclass=_SessionMeta):
 
     def __getattr__(self, name: str) -> Any:
         # Anything else onnxruntime's InferenceSession has: on the real session.
-        if name.startswith(("__", "_compat")) or name in _OWN:
-            raise AttributeError(name)
+        if (
+            name.startswith(("__", "_compat"))
+            or name in _OWN
+            or not hasattr(OrtInferenceSession, name)
+        ):
+            # Not onnxruntime's either: no session is made just to say so.
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        delegation_reason(feed=f"InferenceSession.{name}, which only onnxruntime has")
         ort = self._compat_ort_session()
         try:
             return getattr(ort, name)
@@ -797,7 +809,20 @@ class InferenceSession(metaclass=_SessionMeta):
     # -- pickling --------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         plan: Plan = self._compat_plan
+        unseen = [g for g in plan.gaps if g in _TRACKED]
+        if unseen:
+            # They would be lost: onnxruntime cannot report what these calls did.
+            raise TypeError(
+                f"cannot pickle {self._compat_label}: its SessionOptions used "
+                f"{', '.join(unseen)}, which onnxruntime's SessionOptions cannot report back"
+            )
+        extra = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in _BASE_STATE and not k.startswith("_compat")
+        }
         return {
+            "extra": extra,
             "model_path": self._model_path,
             "model_bytes": self._model_bytes,
             "options": dict(plan.fields) if self._sess_options is not None else None,
@@ -815,6 +840,7 @@ class InferenceSession(metaclass=_SessionMeta):
         InferenceSession.__init__(
             self, model, options, providers, backend=state["backend"], **state["kwargs"]
         )
+        self.__dict__.update(state.get("extra", {}))  # what a subclass added
 
     def __repr__(self) -> str:
         how = (
@@ -846,6 +872,26 @@ _OWN = frozenset(
         "_fallback_providers",
         "_read_config_from_model",
         "run",
+    }
+)
+
+
+# What InferenceSession itself keeps on an instance; pickling carries anything else (what
+# a subclass adds) as the instance's state.
+_BASE_STATE = frozenset(
+    {
+        "run",
+        "ortnative_delegation",
+        "_ortn",
+        "_model_path",
+        "_model_bytes",
+        "_providers",
+        "_provider_options",
+        "_sess_options",
+        "_sess_options_initial",
+        "_enable_fallback",
+        "_fallback_providers",
+        "_read_config_from_model",
     }
 )
 
