@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-SUITES = ["session", "preprocess", "scheduler"]
+SUITES = ["session", "preprocess", "scheduler", "compat"]
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,7 @@ from conftest import git, require_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-SUITES = ("session", "preprocess", "scheduler")
+SUITES = ("session", "preprocess", "scheduler", "compat")
 EXTS = ("json", "md", "png")
 
 
@@ -62,6 +62,11 @@ def canned_rows(suite: str, mod: Any, common: Any) -> list[Any]:
         return [
             common.Row("y=x+1 [1,4]", "onnxruntime run", slower, threads="1", output="new"),
             common.Row("y=x+1 [1,4]", "ortnative", stats, threads="1", output="new"),
+        ]
+    if suite == "compat":
+        return [
+            common.Row("y=x+1 [1,4]", "onnxruntime run", slower, threads="1", output="new"),
+            common.Row("y=x+1 [1,4]", "compat InferenceSession.run", stats, threads="1"),
         ]
     if suite == "preprocess":
         case = "1080p -> 224 NCHW f32 normalised, 1 image"
@@ -121,6 +126,10 @@ def test_a_quick_run_never_overwrites_the_committed_tables(
     elif suite == "preprocess":
         monkeypatch.setattr(mod, "image_cases", lambda scale: rows)
         monkeypatch.setattr(mod, "end_to_end", lambda scale: [])
+    elif suite == "compat":
+        monkeypatch.setattr(mod, "CASES", {"y=x+1 [1,4]": (lambda: b"", dict, 1)})
+        monkeypatch.setattr(mod, "bench_case", lambda *a: rows)
+        argv += ["--no-silero"]
     else:
         monkeypatch.setattr(mod, "bench_case", lambda case, n, scale, rounds: rows)
         monkeypatch.setattr(mod, "build_floor", lambda target: None)

@@ -43,7 +43,7 @@ CASES = [
         2,
         "usage",
         r"^ortnative: error: argument command: invalid choice: 'bogus' "
-        r"\(choose from '?demo'?, '?info'?, '?version'?\)$",
+        r"\(choose from '?demo'?, '?info'?, '?version'?, '?run'?\)$",
     ),
     Case(
         "cli-runs",
@@ -102,6 +102,47 @@ CASES = [
         1,
         "ModelLoadError",
         r"^ortnative: ModelLoadError: model 'garbage\.onnx': loading '.*garbage\.onnx' failed: ",
+    ),
+    Case(
+        "cli-run-no-program",
+        "run without a program",
+        ("run",),
+        2,
+        "usage",
+        r"^ortnative: error: run: name a script, or -m and a module$",
+    ),
+    Case(
+        "cli-run-missing-script",
+        "run with a script that does not exist",
+        ("run", "no-such-script.py", "--flag"),
+        2,
+        "usage",
+        r"^ortnative: error: run: can't open file '.*no-such-script\.py': no such file or "
+        r"directory$",
+    ),
+    Case(
+        "cli-run-missing-module",
+        "run -m with a module that cannot be found",
+        ("run", "-m", "no_such_module.main"),
+        2,
+        "usage",
+        r"^ortnative: error: run: no module named 'no_such_module\.main'$",
+    ),
+    Case(
+        "cli-run-m-without-module",
+        "run -m with no module name",
+        ("run", "-m"),
+        2,
+        "usage",
+        r"^ortnative: error: run: -m needs a module name$",
+    ),
+    Case(
+        "cli-run-option-before-program",
+        "run with an option before the program",
+        ("run", "--fast", "script.py"),
+        2,
+        "usage",
+        r"^ortnative: error: run: unknown option '--fast' \(the program's options go after it\)$",
     ),
 ]
 

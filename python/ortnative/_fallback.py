@@ -279,9 +279,14 @@ class PythonSession:
             if len(source) == 0:
                 raise self._fail(ModelLoadError, msg.model_bytes_empty())
             where = msg.loading_bytes_failed(len(source))
+        # onnxruntime's own class, by its defining module: ortnative.compat.install()
+        # puts its own InferenceSession (which runs on this backend) in onnxruntime's
+        # namespace.
+        from onnxruntime.capi.onnxruntime_inference_collection import InferenceSession
+
         try:
             with _exit.OrtCall(self._fail(ModelLoadError, msg.interpreter_exiting())):
-                self._sess = ort.InferenceSession(source, so, providers=providers)
+                self._sess = InferenceSession(source, so, providers=providers)
         except ModelLoadError:
             raise
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; re-raised

@@ -6,6 +6,9 @@
   with and without the preprocessing.
 - ``ortnative info MODEL``: inputs, outputs, opsets, producer, ONNX Runtime in use.
 - ``ortnative version``: versions, backend, and where ONNX Runtime was loaded from.
+- ``ortnative run SCRIPT [ARGS...]`` / ``ortnative run -m MODULE [ARGS...]``: runs a
+  program unchanged with ``ortnative.compat`` installed (its ``onnxruntime.InferenceSession``
+  is ortnative's).
 """
 
 from __future__ import annotations
@@ -320,10 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(fn=cmd_info)
     ver = sub.add_parser("version", help="versions, backend, ONNX Runtime library")
     ver.set_defaults(fn=cmd_version)
+    # Parsed by ortnative.compat._runner (see main): everything after "run" is the program's.
+    sub.add_parser(
+        "run",
+        help="run a Python program with onnxruntime.InferenceSession on ortnative: "
+        "run SCRIPT [ARGS...] | run -m MODULE [ARGS...]",
+        add_help=False,
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        # The program's arguments are its own (argparse would read its -m, --help, ...);
+        # its exceptions and exit status too.
+        from .compat._runner import main as run_main
+
+        return run_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
