@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import numpy as np
+import ortnative as ortn
 import pytest
 from ortnative import models
 
@@ -119,3 +120,22 @@ def test_outputs_are_writeable(make_session):
     y = s.run({"x": np.arange(3, dtype=np.float32)})["y"]
     y[0] = 42.0
     assert y[0] == 42.0
+
+
+def test_reused_arrays_are_read_and_written_afresh(make_session):
+    # The native backend keeps the ORT values that wrap a caller's memory and reuses them
+    # when the same memory comes again: each call must still read the arrays' current
+    # contents, write into the array it is given, and check shapes against these inputs.
+    s = make_session(models.add_one(("N", 4)))
+    a, b = np.zeros((2, 4), np.float32), np.full((3, 4), 5.0, np.float32)
+    ya, yb = np.empty((2, 4), np.float32), np.empty((3, 4), np.float32)
+    for step in range(6):
+        a[:] = step
+        s.run({"x": a}, out={"y": ya})
+        np.testing.assert_array_equal(ya, step + 1)
+        s.run({"x": b}, out={"y": yb})
+        np.testing.assert_array_equal(yb, 6)
+        s.run({"x": a[:1]}, out={"y": ya[:1]})  # other memory, same slot
+        np.testing.assert_array_equal(ya[:1], step + 1)
+    with pytest.raises(ortn.InvalidInputError, match=r"has shape \(2, 4\), but the model"):
+        s.run({"x": b}, out={"y": ya})  # the same out= array, inputs of another shape

@@ -241,7 +241,7 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
   }
   view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
   const std::size_t n = static_cast<std::size_t>(PyArray_SIZE(arr));
-  std::vector<std::string_view>& out = strings.views.emplace_back();
+  std::vector<std::string_view>& out = strings.views().emplace_back();
   out.reserve(n);
   auto refuse = [&](std::size_t i, const std::string& why) {
     given_name = py_text("str_element", i, why);
@@ -270,9 +270,10 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
         detail::append_utf8(u, cp);
       }
     }
-    for (std::string& u : encoded) strings.owned.push_back(std::move(u));
+    std::deque<std::string>& owned = strings.owned();
+    for (std::string& u : encoded) owned.push_back(std::move(u));
     for (std::size_t i = 0; i < n; ++i) {
-      out.emplace_back(strings.owned[strings.owned.size() - n + i]);
+      out.emplace_back(owned[owned.size() - n + i]);
     }
   } else if (type == NPY_STRING) {
     const auto item = static_cast<std::size_t>(PyArray_ITEMSIZE(arr));

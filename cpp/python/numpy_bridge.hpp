@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,10 +88,23 @@ class Refs {
 
 // Storage for string elements converted for one call. Views point into `owned` and
 // into Python objects kept alive by the call's Refs; both must stay put, hence deques
-// (stable addresses as they grow).
-struct StringStore {
-  std::deque<std::vector<std::string_view>> views;
-  std::deque<std::string> owned;  // UTF-8 encodings when they had to be made
+// (stable addresses as they grow). Made on first use: a std::deque allocates when it is
+// constructed, and most calls have no strings.
+class StringStore {
+ public:
+  std::deque<std::vector<std::string_view>>& views() { return get().views; }
+  std::deque<std::string>& owned() { return get().owned; }  // UTF-8 encodings made here
+
+ private:
+  struct Store {
+    std::deque<std::vector<std::string_view>> views;
+    std::deque<std::string> owned;
+  };
+  Store& get() {
+    if (!store_) store_ = std::make_unique<Store>();
+    return *store_;
+  }
+  std::unique_ptr<Store> store_;
 };
 
 // Fills VIEW from an array-like OBJ for an input of dtype WANT (used to pick how a

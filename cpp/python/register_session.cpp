@@ -51,6 +51,7 @@ class PySession {
       py::str name(s_->inputs()[i].name);
       PyUnicode_InternInPlace(&name.ptr());
       in_index_[name] = py::int_(i);
+      in_names_.push_back(name);
     }
     for (std::size_t i = 0; i < s_->outputs().size(); ++i) {
       py::str name(s_->outputs()[i].name);
@@ -169,12 +170,18 @@ class PySession {
   std::shared_ptr<Session> s_;  // shared with schedulers that run this session
   py::dict in_index_;
   py::dict out_index_;
-  std::vector<py::str> out_names_;
+  std::vector<py::str> in_names_;  // interned
+  std::vector<py::str> out_names_;  // interned
   std::vector<py::object> out_descr_;  // NumPy dtype per numeric tensor output
   std::vector<std::size_t> all_outputs_;
 };
 
 std::size_t PySession::input_of(PyObject* key) const {
+  // The name objects a caller's dict holds are usually the interned ones (string
+  // literals): a pointer compare finds them without hashing.
+  for (std::size_t i = 0; i < in_names_.size() && i < 8; ++i) {
+    if (in_names_[i].ptr() == key) return i;
+  }
   if (!PyUnicode_Check(key)) raise_py("name_not_str", label(), "feed", type_name(key));
   PyObject* idx = PyDict_GetItemWithError(in_index_.ptr(), key);
   if (idx == nullptr) {
@@ -185,6 +192,9 @@ std::size_t PySession::input_of(PyObject* key) const {
 }
 
 std::size_t PySession::output_of(PyObject* key) const {
+  for (std::size_t i = 0; i < out_names_.size() && i < 8; ++i) {
+    if (out_names_[i].ptr() == key) return i;
+  }
   if (!PyUnicode_Check(key)) raise_py("name_not_str", label(), "output", type_name(key));
   PyObject* idx = PyDict_GetItemWithError(out_index_.ptr(), key);
   if (idx == nullptr) {
@@ -401,6 +411,11 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                        PyObject* kwnames) {
   PyObject* slots[3] = {nullptr, Py_None, Py_None};  // feeds, outputs, out
   static const char* const kNames[3] = {"feeds", "outputs", "out"};
+  // Keyword names arrive interned: compare pointers first (a string compare each costs
+  // more than the rest of this function).
+  static PyObject* const kInterned[3] = {PyUnicode_InternFromString("feeds"),
+                                         PyUnicode_InternFromString("outputs"),
+                                         PyUnicode_InternFromString("out")};
   if (nargs > 2) {  // out is keyword-only, as in ortnative.Session.run
     PyErr_Format(PyExc_TypeError, "run() takes at most 2 positional arguments (%zd given)", nargs);
     return nullptr;
@@ -411,6 +426,9 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     for (Py_ssize_t k = 0; k < nk; ++k) {
       PyObject* key = PyTuple_GET_ITEM(kwnames, k);
       int slot = -1;
+      for (int j = 0; j < 3 && slot < 0; ++j) {
+        if (key == kInterned[j]) slot = j;
+      }
       for (int j = 0; j < 3 && slot < 0; ++j) {
         if (PyUnicode_CompareWithASCIIString(key, kNames[j]) == 0) slot = j;
       }

@@ -77,17 +77,30 @@ struct RunValues {
   }
 
   // values[k] for T's memory, cache slot CACHE_SLOT: the cached value if it describes
-  // that memory, else a new one (cached when this run is done).
-  void wrap(const Session::Impl& s, std::size_t k, std::size_t cache_slot, const TensorView& t) {
+  // that memory (returns true), else a new one (cached when this run is done).
+  bool wrap(const Session::Impl& s, std::size_t k, std::size_t cache_slot, const TensorView& t) {
     slot[k] = cache_slot;
     void* data = tensor_data(t);
     if (t.dtype != DType::kString && t.rank <= CachedTensor::kMaxRank) {
       cached[k] = cache.take(cache_slot, t, data);
-      if (cached[k] == nullptr) cached[k] = detail::TensorCache::make(make_tensor(s, t), t, data);
+      const bool hit = cached[k] != nullptr;
+      if (!hit) cached[k] = detail::TensorCache::make(make_tensor(s, t), t, data);
       values[k] = cached[k]->value;
-      return;
+      return hit;
     }
     values[k] = make_tensor(s, t);
+    return false;
+  }
+  // The cached value for T's memory in CACHE_SLOT, if there is one (then values[k] is
+  // it); else false and nothing changes.
+  bool reuse(std::size_t k, std::size_t cache_slot, const TensorView& t) noexcept {
+    if (t.dtype == DType::kString || t.rank > CachedTensor::kMaxRank) return false;
+    CachedTensor* c = cache.take(cache_slot, t, tensor_data(t));
+    if (c == nullptr) return false;
+    slot[k] = cache_slot;
+    cached[k] = c;
+    values[k] = c->value;
+    return true;
   }
   // Lets ORT allocate output k in a retry: values[k] becomes null, the wrapper is kept
   // for the cache (or released).
@@ -431,10 +444,15 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
   std::size_t n_given = 0;
   for (std::size_t i = 0; i < n_in; ++i) {
     const InputView& view = inputs[i];
-    check_input(i, view);
+    // A tensor whose memory, dtype and shape equal the cached value's was checked when
+    // that value was made (values are cached only once their checks passed).
+    if (view.kind != InputView::Kind::kTensor || !in.reuse(n_given, i, view.tensor)) {
+      check_input(i, view);
+      if (view.kind == InputView::Kind::kTensor) in.wrap(s, n_given, i, view.tensor);
+    }
     switch (view.kind) {
       case InputView::Kind::kNone: continue;  // an optional input left out
-      case InputView::Kind::kTensor: in.wrap(s, n_given, i, view.tensor); break;
+      case InputView::Kind::kTensor: break;    // wrapped above
       case InputView::Kind::kSequence: {
         if (view.count == 0) {
           in.values[n_given] = detail::empty_sequence(s.inputs[i].dtype);
@@ -490,14 +508,19 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
     }
     out_names[k] = s.output_names[outputs[k]];
     if (buffers.empty() || buffers[k].view.data == nullptr) continue;
+    const TensorView& b = buffers[k].view;
     if (buffers[k].planned) {
       any_planned = shape_known[k] = true;
+      out.wrap(s, k, outputs[k], b);
     } else {
-      check_output_buffer(outputs[k], buffers[k].view);
-      shape_known[k] = check_planned_shape(*this, s, outputs[k], inputs, buffers[k].view);
+      // As for inputs: a cached value for this memory was made after check_output_buffer
+      // passed; the shape against these inputs is checked every time.
+      const bool reused = out.reuse(k, outputs[k], b);
+      if (!reused) check_output_buffer(outputs[k], b);
+      shape_known[k] = check_planned_shape(*this, s, outputs[k], inputs, b);
+      if (!reused) out.wrap(s, k, outputs[k], b);
       any_firm = true;
     }
-    out.wrap(s, k, outputs[k], buffers[k].view);
     in_buffer[k] = true;
   }
 
