@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import statistics
@@ -92,7 +93,11 @@ AIO_NAIVE = "naive asyncio (best)"
 BATCHING = "Scheduler, batching"
 UNBATCHED = "Scheduler, max_batch_size=1"
 FUTURES = "Scheduler, batching, submit().result()"
+WAIT = "Scheduler, batching, submit() + concurrent.futures.wait()"
+AS_COMPLETED = "Scheduler, batching, 4 x submit() + as_completed()"
 ASYNCIO = "Scheduler, batching, asyncio"
+# Thread-client styles of the scheduler, each held to 2x naive (best) at 64 clients.
+THREAD_STYLES = (BATCHING, FUTURES, WAIT, AS_COMPLETED)
 DIRECT = "ortnative Session.run (direct)"
 CEILING = "ceiling: batch 64, one thread"
 CPP_SESSION = "C++ clients: Session::run, shared session"
@@ -193,9 +198,11 @@ class Variant:
         threads: str,
         clients: str,
         sched: ortn.Scheduler | None = None,
+        per_call: int = 1,
     ):
         self.name = name
         self.run = run
+        self.per_call = per_call  # requests one timed call makes
         self.threads = threads
         self.clients = clients
         self.sched = sched
@@ -310,6 +317,30 @@ def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row
             batching,
         ),
         Variant(
+            WAIT,
+            lambda s: threads_loop(n, lambda: waited(batching.submit("m", feeds)), s),
+            on_sched,
+            threads_c,
+            batching,
+        ),
+        Variant(
+            AS_COMPLETED,
+            lambda s: threads_loop(
+                n,
+                lambda: [
+                    f.result()
+                    for f in concurrent.futures.as_completed(
+                        [batching.submit("m", feeds) for _ in range(4)]
+                    )
+                ],
+                s,
+            ),
+            on_sched,
+            f"{threads_c}, 4 requests in flight each",
+            batching,
+            per_call=4,
+        ),
+        Variant(
             AIO_DEFAULT,
             lambda s: asyncio_loop(
                 n, lambda loop: loop.run_in_executor(None, plain.run, None, feeds), s
@@ -349,6 +380,7 @@ def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row
         for v in variants:
             before = v.sched.stats("m") if v.sched else None
             count, elapsed, samples = v.run(seconds)
+            count *= v.per_call
             if v.sched and before:
                 after = v.sched.stats("m")
                 v.rows += after["rows"] - before["rows"]
@@ -375,6 +407,40 @@ def bench_case(case: str, n_clients: int, scale: float, rounds: int) -> list[Row
             extra["rows_per_batch"] = v.rows / v.batches
         rows.append(Row(label, v.name, stats, extra=extra, threads=v.threads, output=OUTPUT))
     return pick_best(rows)
+
+
+def waited(fut: Any) -> Any:
+    """concurrent.futures.wait() on one future, then its result."""
+    concurrent.futures.wait([fut])
+    return fut.result()
+
+
+def gil_handoff_us(rounds: int = 5, n: int = 5000) -> float:
+    """What one hand-off between two Python threads costs here, in microseconds: two
+    threads pass a token back and forth (threading.Event), so each pass wakes a blocked
+    thread, which then takes the GIL: what a thread client pays at least twice per request
+    (it waits for its result without the GIL, then takes it back; the next client takes it
+    meanwhile). Median of ROUNDS runs of N round trips (two hand-offs each)."""
+
+    def ponger(a: threading.Event, b: threading.Event) -> None:
+        for _ in range(n):
+            a.wait()
+            a.clear()
+            b.set()
+
+    results = []
+    for _ in range(rounds):
+        a, b = threading.Event(), threading.Event()
+        t = threading.Thread(target=ponger, args=(a, b))
+        t.start()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            a.set()
+            b.wait()
+            b.clear()
+        results.append((time.perf_counter() - t0) / n / 2 * 1e6)
+        t.join()
+    return float(statistics.median(results))
 
 
 def ceiling(case: str, scale: float) -> Row:
@@ -521,6 +587,37 @@ def summarize(rows: list[Row]) -> list[str]:
     return notes
 
 
+def ceiling_notes(rows: list[Row], handoff_us: float) -> list[str]:
+    """How close each thread-client style comes to what GIL hand-offs allow."""
+    limit = 1e6 / (2 * handoff_us)
+    notes = [
+        (
+            f"GIL hand-off between two Python threads (a blocked thread woken, taking the "
+            f"GIL): {handoff_us:.1f} us here (gil_handoff_us()). A thread client's request "
+            "needs at least two (it waits without the GIL, then takes it back), so Python "
+            f"thread clients are bounded near {limit:,.0f} requests/s on this machine "
+            "whatever serves them (more when hand-offs overlap on both cores)."
+        )
+    ]
+    by = {(r.case, r.variant): r for r in rows}
+    for case in CONFIG:
+        many = f"{case}, 64 clients"
+        naive = by.get((many, NAIVE))
+        if not naive:
+            continue
+        parts = []
+        for style in (NAIVE, *THREAD_STYLES):
+            r = by.get((many, style))
+            if r and r.stats:
+                rps = r.extra["throughput_rps"]
+                ratio = (
+                    "" if style == NAIVE else f", {rps / naive.extra['throughput_rps']:.2f}x naive"
+                )
+                parts.append(f"{style}: {rps:,.0f} req/s = {rps / limit:.0%} of it{ratio}")
+        notes.append(f"{many}: " + "; ".join(parts) + ".")
+    return notes
+
+
 def plot(rows: list[Row], quick: bool) -> Callable[[str], None]:
     """The PNG: requests/s against the naive baseline (best) of the same client kind."""
     by = {(r.case, r.variant): r for r in rows}
@@ -640,6 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     notes = summarize(rows)
+    handoff = gil_handoff_us()
+    notes += ceiling_notes(rows, handoff)
     for case, cfg in CONFIG.items():
         notes.append(
             f"{case} setup: scheduler {cfg['scheduler']}, batching {cfg['batching']}; "

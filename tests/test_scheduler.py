@@ -48,7 +48,7 @@ def held(sched: ortn.Scheduler, name: str, feeds: Any) -> Iterator[concurrent.fu
     in the block queue up. (The future gets its callback before it is submitted, so the
     hold can't miss; hence the private _impl.submit.)"""
     entered, go = threading.Event(), threading.Event()
-    fut: concurrent.futures.Future = concurrent.futures.Future()
+    fut: concurrent.futures.Future = ortn.scheduler._Future()
 
     def hold(_f: Any) -> None:
         entered.set()

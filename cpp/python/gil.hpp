@@ -24,8 +24,12 @@
 
 #include <Python.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace ortnative::py_bridge {
 
@@ -68,5 +72,53 @@ class ReleaseGil {
  private:
   PyThreadState* state_;
 };
+
+// References whose owner ends on a thread without the GIL (a scheduler thread finishing
+// a request whose future nobody holds any more): kept here, and released by the next
+// thread that holds the GIL and drains them (every submit and every batch that takes the
+// GIL for other reasons does). Cheap when empty: one atomic load.
+class Deferred {
+ public:
+  void add(PyObject* obj) {
+    std::lock_guard<std::mutex> g(mu_);
+    objs_.push_back(obj);
+    any_.store(true, std::memory_order_release);
+  }
+  // GIL held.
+  void drain() {
+    if (!any_.load(std::memory_order_acquire)) return;
+    std::vector<PyObject*> objs;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      objs.swap(objs_);
+      any_.store(false, std::memory_order_release);
+    }
+    for (PyObject* o : objs) Py_DECREF(o);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<PyObject*> objs_;
+  std::atomic<bool> any_{false};
+};
+
+inline Deferred& deferred() {
+  static Deferred* d = new Deferred();  // leaked on purpose: used until exit
+  return *d;
+}
+// Without the GIL: OBJ's reference is released later, by a thread that holds it.
+inline void defer_decref(PyObject* obj) {
+  deferred().add(obj);
+}
+// GIL held: releases the references deferred so far.
+inline void drain_deferred() {
+  deferred().drain();
+}
+// For destructors that may run on either side of the GIL: without it, OBJ's reference is
+// deferred (and OBJ emptied); with it, left for OBJ's own destructor.
+template <class Obj>
+inline void defer_without_gil(Obj& obj) {
+  if (obj.ptr() != nullptr && PyGILState_Check() == 0) defer_decref(obj.release().ptr());
+}
 
 }  // namespace ortnative::py_bridge

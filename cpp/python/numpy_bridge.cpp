@@ -93,7 +93,8 @@ DType dtype_of(PyArray_Descr* descr, DType want) noexcept {
     case NPY_USHORT: return DType::kUInt16;
     case NPY_INT:
     case NPY_LONG:
-    case NPY_LONGLONG: return size == 4 ? DType::kInt32 : size == 8 ? DType::kInt64 : DType::kUndefined;
+    case NPY_LONGLONG:
+      return size == 4 ? DType::kInt32 : size == 8 ? DType::kInt64 : DType::kUndefined;
     case NPY_UINT:
     case NPY_ULONG:
     case NPY_ULONGLONG:
@@ -161,7 +162,9 @@ void set_bfloat16_descr(PyObject* descr) {
   g_bfloat16_typenum = g_bfloat16_descr->type_num;
 }
 
-long live_values() noexcept { return g_live.load(std::memory_order_relaxed); }
+long live_values() noexcept {
+  return g_live.load(std::memory_order_relaxed);
+}
 
 PyObject* to_python(Value&& value) {
   switch (value.kind()) {
@@ -187,8 +190,8 @@ PyObject* to_python(Value&& value) {
   Py_RETURN_NONE;
 }
 
-void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
-                    TensorView& view, std::string& given_name) {
+void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings, TensorView& view,
+                    std::string& given_name) {
   PyArrayObject* arr = nullptr;
   if (PyArray_Check(obj)) {
     arr = reinterpret_cast<PyArrayObject*>(obj);
@@ -227,9 +230,9 @@ void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
   if (descr->type_num != NPY_OBJECT && descr->type_num != NPY_STRING &&
       descr->type_num != NPY_UNICODE) {
     // StringDType: let NumPy make Python str objects.
-    PyObject* as_obj = PyArray_FromAny(reinterpret_cast<PyObject*>(arr),
-                                       PyArray_DescrFromType(NPY_OBJECT), 0, 0,
-                                       NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_FORCECAST, nullptr);
+    PyObject* as_obj =
+        PyArray_FromAny(reinterpret_cast<PyObject*>(arr), PyArray_DescrFromType(NPY_OBJECT), 0, 0,
+                        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_FORCECAST, nullptr);
     if (as_obj == nullptr) throw py::error_already_set();
     refs.own(as_obj);
     arr = reinterpret_cast<PyArrayObject*>(as_obj);

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gil.hpp"
 #include "ortnative/dtype.hpp"
 #include "ortnative/value.hpp"
 
@@ -77,6 +78,12 @@ class Refs {
     Py_INCREF(borrowed);
     own(borrowed);
   }
+  // Without the GIL: hands every reference to the deferred releases (gil.hpp).
+  void defer() {
+    for (std::size_t i = 0; i < n_; ++i) defer_decref(at(i));
+    n_ = 0;
+    extra_.clear();
+  }
 
  private:
   static constexpr std::size_t kInline = 16;
@@ -112,7 +119,7 @@ class StringStore {
 // non-contiguous or misaligned numeric arrays) and keeps what it made alive in REFS.
 // Leaves view.dtype kUndefined for dtypes ortnative does not take; *given_name then
 // holds NumPy's name for it.
-void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings,
-                    TensorView& view, std::string& given_name);
+void to_tensor_view(PyObject* obj, DType want, Refs& refs, StringStore& strings, TensorView& view,
+                    std::string& given_name);
 
 }  // namespace ortnative::py_bridge

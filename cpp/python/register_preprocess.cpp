@@ -9,13 +9,13 @@
 #include <array>
 #include <string>
 
+#include "gil.hpp"
+#include "messages.hpp"
 #include "numpy_bridge.hpp"
 #include "options.hpp"
 #include "ortnative/error.hpp"
 #include "ortnative/preprocess.hpp"
 #include "ortnative/small_array.hpp"
-#include "gil.hpp"
-#include "messages.hpp"
 #include "register.hpp"
 
 namespace ortnative::py_bridge {
@@ -63,14 +63,14 @@ void PyPreprocessor::image_view(std::size_t index, PyArrayObject* arr, Refs& ref
   const npy_intp* dims = PyArray_DIMS(arr);
   if (nd != 2 && nd != 3) {
     static_assert(sizeof(npy_intp) == sizeof(int64_t), "64-bit platforms only");
-    pre_.fail_image_shape(index, {reinterpret_cast<const int64_t*>(dims),
-                                  static_cast<std::size_t>(nd)});
+    pre_.fail_image_shape(index,
+                          {reinterpret_cast<const int64_t*>(dims), static_cast<std::size_t>(nd)});
   }
   const int64_t channels = nd == 3 ? dims[2] : 1;
   const npy_intp* strides = PyArray_STRIDES(arr);
-  const bool packed = dims[0] == 0 || dims[1] == 0 ||
-                      ((dims[1] == 1 || strides[1] == channels) &&
-                       (nd == 2 || channels == 1 || strides[2] == 1));
+  const bool packed =
+      dims[0] == 0 || dims[1] == 0 ||
+      ((dims[1] == 1 || strides[1] == channels) && (nd == 2 || channels == 1 || strides[2] == 1));
   if (!packed) {
     // The one copy the docs promise for images whose pixels are not packed.
     PyObject* copy = PyArray_NewCopy(arr, NPY_CORDER);
@@ -146,7 +146,7 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
       o.strides[d] = st[d] / item;
     }
     if (o.shape[3] == 1) o.strides[3] = 1;  // a dimension of size 1 has no meaningful stride
-    pre_.check_output(o, n);  // now, before the images, as the core's run() orders it
+    pre_.check_output(o, n);                // now, before the images, as the core's run() orders it
     refs.keep(op);
     result = op;
   }

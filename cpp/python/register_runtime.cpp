@@ -1,9 +1,9 @@
 // Loading ORT, the shared thread pools, and process-wide facts.
 #include <pybind11/stl.h>
 
+#include "gil.hpp"
 #include "numpy_bridge.hpp"
 #include "ortnative/ortnative.hpp"
-#include "gil.hpp"
 #include "register.hpp"
 
 namespace ortnative::py_bridge {

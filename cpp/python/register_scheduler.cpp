@@ -15,26 +15,35 @@
 //     that needs the GIL would never come back, see gil.hpp); the threads end by
 //     themselves, or park. No Scheduler starts during finalisation.
 //   - each scheduler thread gets a Python thread state once, when it starts (so taking the
-//     GIL later is cheap), and takes the GIL once per batch to complete that batch's
-//     futures (SchedulerOptions::callback_context): arrays are wrapped, set_result called
-//     (asyncio futures: handed to their loop, one call per loop), the requests' references
-//     dropped, and the GIL is let go. run() requests need no GIL there: their callback
-//     only wakes the waiting caller, who converts the outputs itself.
+//     GIL later is cheap). Completing requests needs no GIL in the common cases: run()
+//     requests only wake their waiting caller, who converts the outputs itself; submit()
+//     requests store their outcome in their future's FutureState and wake whoever waits
+//     in Future.result(), who converts it with the GIL it then holds. Only what needs
+//     Python on the scheduler thread takes the GIL, once per batch (callback_context:
+//     deliver_group): asyncio results (handed to their loop, one call_soon_threadsafe
+//     per loop) and futures Python code is to be told about (done-callbacks,
+//     concurrent.futures.wait/as_completed waiters).
+//   - Python references a request held (its feeds) that end on a thread without the GIL
+//     are released by the next thread that holds it (Deferred, in gil.hpp).
 
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "gil.hpp"
+#include "messages.hpp"
 #include "numpy_bridge.hpp"
 #include "options.hpp"
 #include "ortnative/ortnative.hpp"
-#include "gil.hpp"
 #include "register.hpp"
 #include "session_bridge.hpp"
 
@@ -71,7 +80,6 @@ struct LoopBatch {
   py::object resolve;  // Python function(items) that resolves the futures, in the loop
   py::list items;      // (future, result or None, exception or None)
 };
-thread_local std::vector<LoopBatch>* tl_loops = nullptr;
 
 void call_soon(const py::object& loop, const py::object& fn, PyObject* arg) {
   PyObject* r = PyObject_CallMethod(loop.ptr(), "call_soon_threadsafe", "OO", fn.ptr(), arg);
@@ -82,17 +90,32 @@ void call_soon(const py::object& loop, const py::object& fn, PyObject* arg) {
   }
 }
 
-void with_gil(const std::function<void()>& deliver) {
-  // Also called from threads that hold the GIL already (cancel): Ensure nests. A worker
-  // of a scheduler still open while the interpreter finalises parks (see gil.hpp).
+struct PyRequest;
+
+// What one group's callbacks leave for Python: asyncio outcomes, and futures to settle
+// (Python waits on them: callbacks or waiters). Filled without the GIL.
+struct Stash {
+  std::vector<std::pair<std::shared_ptr<PyRequest>, Response>> async;
+  std::vector<PyObject*> settle;  // strong references
+  bool empty() const { return async.empty() && settle.empty(); }
+};
+thread_local Stash* tl_stash = nullptr;
+
+void finish_stash(Stash& stash);  // GIL held; below
+
+// SchedulerOptions::callback_context: the callbacks run without the GIL (see the top of
+// the file); what they leave for Python is done in one go afterwards. Also called on
+// threads that hold the GIL already (cancel, close): Ensure nests. A worker of a
+// scheduler still open while the interpreter finalises parks when it takes the GIL (see
+// gil.hpp).
+void deliver_group(const std::function<void()>& deliver) {
+  Stash stash;
+  Stash* outer = std::exchange(tl_stash, &stash);
+  deliver();
+  tl_stash = outer;
+  if (stash.empty()) return;
   PyGILState_STATE st = take_gil([] { return PyGILState_Ensure(); });
-  {
-    std::vector<LoopBatch> loops;
-    std::vector<LoopBatch>* outer = std::exchange(tl_loops, &loops);
-    deliver();
-    tl_loops = outer;
-    for (LoopBatch& b : loops) call_soon(b.loop, b.resolve, b.items.ptr());
-  }
+  finish_stash(stash);
   PyGILState_Release(st);
 }
 
@@ -144,6 +167,8 @@ py::object take_error() {
 #endif
 }
 
+// A model's Python side. Shared by the PyScheduler and its requests: the last share may
+// go on a scheduler thread (a scheduler dropped while requests ran), hence the deferral.
 struct PyModel {
   std::string name;
   py::object session;  // the _core.Session: keeps the PySession (and its converter) alive
@@ -151,38 +176,16 @@ struct PyModel {
   std::size_t n_in = 0;
   std::vector<py::object> out_names;  // interned
   std::vector<py::object> out_descr;  // NumPy dtype of numeric tensor outputs, else None
-};
 
-// The futures' methods, called unbound so that a subclass's cancel() (which asks the
-// scheduler) is not called back.
-struct FutureApi {
-  py::object set_result, set_exception, cancel;
-  py::object resolve_async;  // resolves asyncio futures in their loop: f([(fut, value, exc)])
-};
-
-// One request's Python side: what its views point at, and its future. Destroyed by the
-// scheduler in the callback context (GIL held) after the request ended. It shares its
-// model and the future API, which outlive it even if the PyScheduler is destroyed while
-// the request's batch is being delivered (the last reference dropped by a callback).
-struct PyRequest {
-  Refs refs;
-  StringStore strings;
-  std::vector<std::vector<TensorView>> seqs;
-  py::object future;  // a concurrent.futures.Future, or an asyncio future when LOOP is set
-  py::object loop;
-  std::shared_ptr<const PyModel> model;
-  std::shared_ptr<const FutureApi> api;
-};
-
-void call(const py::object& fn, PyObject* a, PyObject* b) {
-  PyObject* args[2] = {a, b};
-  PyObject* r = PyObject_Vectorcall(fn.ptr(), args, b != nullptr ? 2 : 1, nullptr);
-  if (r == nullptr) {
-    PyErr_Clear();  // e.g. InvalidStateError: the future was already resolved by its owner
-  } else {
-    Py_DECREF(r);
+  PyModel() = default;
+  PyModel(const PyModel&) = delete;
+  PyModel& operator=(const PyModel&) = delete;
+  ~PyModel() {
+    defer_without_gil(session);
+    for (py::object& o : out_names) defer_without_gil(o);
+    for (py::object& o : out_descr) defer_without_gil(o);
   }
-}
+};
 
 // A successful response as {output name: array} (GIL held); throws on a Python error.
 py::dict to_dict(const PyModel& m, Response& resp) {
@@ -199,8 +202,125 @@ py::dict to_dict(const PyModel& m, Response& resp) {
   return d;
 }
 
+// The asyncio futures' resolver: called in their loop with [(future, value, error)].
+struct FutureApi {
+  py::object resolve_async;
+};
+
+// A submit() request's outcome, shared by the request (while it runs) and its Python
+// future (its `_native`, a _core.FutureState): the scheduler thread completes it without
+// the GIL and wakes whoever waits; Python takes the outcome when someone asks (result(),
+// exception(), done()), converting it with the GIL it then holds. Once Python has asked to
+// be notified (want_notify: a done-callback, a concurrent.futures waiter), the completion
+// settles the future on the scheduler thread instead, under the GIL.
+class FutureState {
+ public:
+  explicit FutureState(std::shared_ptr<const PyModel> model) : model_(std::move(model)) {}
+  FutureState(const FutureState&) = delete;
+  FutureState& operator=(const FutureState&) = delete;
+  // The last share may go on a scheduler thread (the future was dropped before its
+  // request ended): Python references are then deferred.
+  ~FutureState() {
+    if (notify_ != nullptr) defer_decref(notify_);  // never settled
+    defer_without_gil(outcome_);
+  }
+
+  // Any thread, GIL or not: stores RESP and wakes waiters. Returns the future to settle
+  // (a strong reference the caller now owns) if Python asked to be notified, else null.
+  PyObject* complete(Response&& resp) {
+    std::lock_guard<std::mutex> g(mu_);
+    resp_ = std::move(resp);
+    done_ = true;
+    cv_.notify_all();
+    return std::exchange(notify_, nullptr);
+  }
+
+  // GIL held: from now on a completion settles FUTURE (kept alive until then). Returns
+  // whether it is done already (the caller settles it then).
+  bool want_notify(py::handle future) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (done_) return true;
+    if (notify_ == nullptr) notify_ = py::reinterpret_borrow<py::object>(future).release().ptr();
+    return false;
+  }
+
+  bool done() {
+    std::lock_guard<std::mutex> g(mu_);
+    return done_;
+  }
+
+  // GIL held: waits (GIL released) until done, at most TIMEOUT seconds (< 0: no limit).
+  // Returns whether it is done.
+  bool wait(double timeout) {
+    if (done()) return true;
+    ReleaseGil release;  // (taken back after the lock below is let go)
+    std::unique_lock<std::mutex> lk(mu_);
+    if (timeout < 0) {
+      cv_.wait(lk, [this] { return done_; });
+    } else {
+      cv_.wait_for(lk, std::chrono::duration<double>(timeout), [this] { return done_; });
+    }
+    return done_;
+  }
+
+  // GIL held, once done: (outputs dict, None) or (None, exception); the same objects on
+  // every call.
+  py::object outcome() {
+    drain_deferred();
+    std::lock_guard<std::mutex> g(mu_);
+    if (!outcome_) {
+      py::object value = py::none(), error = py::none();
+      try {
+        if (!resp_.ok()) std::rethrow_exception(resp_.error);
+        value = to_dict(*model_, resp_);
+      } catch (py::error_already_set& e) {
+        e.restore();
+        error = take_error();
+      } catch (...) {
+        py::detail::try_translate_exceptions();
+        error = take_error();
+      }
+      resp_ = Response{};
+      outcome_ = py::make_tuple(value, error);
+    }
+    return outcome_;
+  }
+
+ private:
+  std::shared_ptr<const PyModel> model_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Response resp_;
+  PyObject* notify_ = nullptr;  // the future to settle on completion (strong)
+  py::object outcome_;          // a (value, error) tuple once taken (made and freed with the GIL)
+};
+
+// One request's Python side: what its views point at, and (asyncio) its future and loop,
+// or (submit) its FutureState. It shares its model and the future API, which outlive it
+// even if the PyScheduler is destroyed while the request's batch is being delivered (the
+// last reference dropped by a callback). Destroyed where the request ends, with or
+// without the GIL: without it, its Python references are released later (Deferred).
+struct PyRequest : std::enable_shared_from_this<PyRequest> {
+  Refs refs;
+  StringStore strings;
+  std::vector<std::vector<TensorView>> seqs;
+  py::object future;  // asyncio: the loop's future (released with the GIL: finish_stash)
+  py::object loop;
+  std::shared_ptr<FutureState> state;  // submit()
+  std::shared_ptr<const PyModel> model;
+  std::shared_ptr<const FutureApi> api;
+
+  PyRequest() = default;
+  PyRequest(const PyRequest&) = delete;
+  PyRequest& operator=(const PyRequest&) = delete;
+  ~PyRequest() {
+    if (PyGILState_Check() == 0) refs.defer();
+  }
+};
+
 // An asyncio request's outcome, queued for its loop (GIL held).
-void complete_async(PyRequest& r, Response&& resp) {
+void complete_async(PyRequest& r, Response&& resp, std::vector<LoopBatch>& loops) {
   py::object value = py::none(), error = py::none();
   try {
     if (!resp.ok()) std::rethrow_exception(resp.error);
@@ -213,49 +333,54 @@ void complete_async(PyRequest& r, Response&& resp) {
     error = take_error();
   }
   py::tuple item = py::make_tuple(r.future, value, error);
-  if (tl_loops == nullptr) {  // not in with_gil (cannot happen): resolve it alone
-    call_soon(r.loop, r.api->resolve_async, py::make_tuple(item).ptr());
-    return;
-  }
-  for (LoopBatch& b : *tl_loops) {
+  for (LoopBatch& b : loops) {
     if (b.loop.is(r.loop) && b.resolve.is(r.api->resolve_async)) {
       b.items.append(item);
       return;
     }
   }
-  tl_loops->push_back(LoopBatch{r.loop, r.api->resolve_async, py::list()});
-  tl_loops->back().items.append(item);
+  loops.push_back(LoopBatch{r.loop, r.api->resolve_async, py::list()});
+  loops.back().items.append(item);
 }
 
-// Completes the request's future (GIL held).
+void finish_stash(Stash& stash) {
+  drain_deferred();
+  std::vector<LoopBatch> loops;
+  for (auto& [req, resp] : stash.async) complete_async(*req, std::move(resp), loops);
+  stash.async.clear();  // the requests' Python references go here, with the GIL
+  for (LoopBatch& b : loops) call_soon(b.loop, b.resolve, b.items.ptr());
+  for (PyObject* fut : stash.settle) {
+    PyObject* r = PyObject_CallMethod(fut, "_settle", nullptr);
+    if (r == nullptr) {
+      // A done-callback raised what concurrent.futures does not catch (SystemExit): as
+      // in any thread but the main one, it ends the callback, not the program.
+      PyErr_Clear();
+    } else {
+      Py_DECREF(r);
+    }
+    Py_DECREF(fut);
+  }
+  stash.settle.clear();
+}
+
+// A request ended, on a scheduler thread or the caller of cancel()/close(), with the GIL
+// or without: submit() futures are completed natively; what needs Python goes to this
+// group's Stash (or, outside a group, is done at once).
 void complete(PyRequest& r, Response&& resp) {
-  if (r.loop) {
-    complete_async(r, std::move(resp));
-    return;
-  }
-  PyObject* fut = r.future.ptr();
-  if (resp.ok()) {
-    try {
-      py::dict d = to_dict(*r.model, resp);
-      call(r.api->set_result, fut, d.ptr());
-      return;
-    } catch (py::error_already_set& e) {
-      e.restore();
-    } catch (...) {
-      py::detail::try_translate_exceptions();
-    }
+  Stash alone;
+  Stash* stash = tl_stash != nullptr ? tl_stash : &alone;
+  if (r.state) {
+    PyObject* fut = r.state->complete(std::move(resp));
+    if (fut == nullptr) return;  // nobody asked to be told: result() converts it
+    stash->settle.push_back(fut);
   } else {
-    try {
-      std::rethrow_exception(resp.error);
-    } catch (const CancelledError&) {
-      call(r.api->cancel, fut, nullptr);  // the future becomes cancelled(), as Future.cancel does
-      return;
-    } catch (...) {
-      py::detail::try_translate_exceptions();
-    }
+    stash->async.emplace_back(r.shared_from_this(), std::move(resp));
   }
-  py::object exc = take_error();
-  if (exc) call(r.api->set_exception, fut, exc.ptr());
+  if (stash == &alone) {
+    PyGILState_STATE st = take_gil([] { return PyGILState_Ensure(); });
+    finish_stash(alone);
+    PyGILState_Release(st);
+  }
 }
 
 py::dict latency(const LatencyStats& l) {
@@ -272,15 +397,12 @@ class PyScheduler {
  public:
   PyScheduler(int threads, FutureApi api)
       : api_(std::make_shared<const FutureApi>(std::move(api))) {
-    if (finalizing()) {
-      throw SchedulerClosedError(
-          "the interpreter is finalising: a Scheduler cannot start its threads now");
-    }
+    if (finalizing()) raise_py("scheduler_at_finalization");
     SchedulerOptions o;
     o.threads = threads;
     o.on_thread_start = thread_start;
     o.on_thread_stop = thread_stop;
-    o.callback_context = with_gil;
+    o.callback_context = deliver_group;
     // The threads start by taking the GIL (thread_start): let them.
     ReleaseGil release;
     core_.emplace(std::move(o));
@@ -345,8 +467,11 @@ class PyScheduler {
     return models_[PyLong_AsSize_t(idx)];
   }
 
+  // Queues a request. LOOP None: FUTURE is a concurrent.futures.Future whose `_native`
+  // becomes the request's FutureState; else FUTURE is an asyncio future of LOOP.
   RequestId submit(py::handle name, py::handle feeds, py::handle future, int priority,
                    int64_t timeout_us, py::handle loop) {
+    drain_deferred();
     const std::shared_ptr<const PyModel>& model = model_of(name);
     const PyModel& m = *model;
     auto st = std::make_shared<PyRequest>();
@@ -355,8 +480,15 @@ class PyScheduler {
     Request req;
     req.inputs.resize(m.n_in);
     convert_feeds(*m.converter, feeds.ptr(), req.inputs, st->refs, st->strings, st->seqs);
-    st->future = py::reinterpret_borrow<py::object>(future);
-    if (!loop.is_none()) st->loop = py::reinterpret_borrow<py::object>(loop);
+    if (loop.is_none()) {
+      st->state = std::make_shared<FutureState>(model);
+      if (PyObject_SetAttrString(future.ptr(), "_native", py::cast(st->state).ptr()) != 0) {
+        throw py::error_already_set();
+      }
+    } else {
+      st->future = py::reinterpret_borrow<py::object>(future);
+      st->loop = py::reinterpret_borrow<py::object>(loop);
+    }
     req.priority = priority;
     if (timeout_us != 0) req.timeout = std::chrono::microseconds(timeout_us);
     PyRequest* raw = st.get();
@@ -433,22 +565,23 @@ class PyScheduler {
  private:
   std::shared_ptr<const FutureApi> api_;
   std::vector<std::shared_ptr<const PyModel>> models_;  // never shrinks
-  py::dict index_;                                // name -> index into models_
+  py::dict index_;                                      // name -> index into models_
   std::optional<Scheduler> core_;
 };
 
 }  // namespace
 
 void register_scheduler(py::module_& m) {
+  py::class_<FutureState, std::shared_ptr<FutureState>>(m, "FutureState")
+      .def("done", &FutureState::done)
+      .def("wait", &FutureState::wait, py::arg("timeout"))
+      .def("want_notify", &FutureState::want_notify, py::arg("future"))
+      .def("outcome", &FutureState::outcome);
   py::class_<PyScheduler>(m, "Scheduler")
-      .def(py::init([](int threads, py::object set_result, py::object set_exception,
-                       py::object cancel, py::object resolve_async) {
-             return std::make_unique<PyScheduler>(
-                 threads, FutureApi{std::move(set_result), std::move(set_exception),
-                                    std::move(cancel), std::move(resolve_async)});
+      .def(py::init([](int threads, py::object resolve_async) {
+             return std::make_unique<PyScheduler>(threads, FutureApi{std::move(resolve_async)});
            }),
-           py::arg("threads"), py::arg("set_result"), py::arg("set_exception"), py::arg("cancel"),
-           py::arg("resolve_async"))
+           py::arg("threads"), py::arg("resolve_async"))
       .def(
           "add_model",
           [](PyScheduler& self, const std::string& name, py::object session, py::handle config) {

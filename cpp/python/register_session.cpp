@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "gil.hpp"
+#include "messages.hpp"
 #include "numpy_bridge.hpp"
 #include "options.hpp"
 #include "ortnative/ortnative.hpp"
 #include "ortnative/small_array.hpp"
-#include "gil.hpp"
-#include "messages.hpp"
 #include "register.hpp"
 #include "session_bridge.hpp"
 
@@ -149,12 +149,11 @@ class PySession {
   // input, in model order (kNone where left out); throws as run() does for unknown names,
   // unsupported dtypes and missing inputs. What the views point at is kept alive by REFS,
   // STRINGS and SEQS.
-  void convert_feeds(PyObject* feeds, std::span<InputView> views, Refs& refs,
-                     StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const;
+  void convert_feeds(PyObject* feeds, std::span<InputView> views, Refs& refs, StringStore& strings,
+                     std::vector<std::vector<TensorView>>& seqs) const;
   const std::shared_ptr<Session>& core() const { return s_; }
   // "model 'name'", as errors begin.
   std::string label() const { return "model '" + s_->name() + "'"; }
-
 
  private:
   void fill(std::size_t i, PyObject* value, std::span<InputView> views, Refs& refs,
@@ -170,8 +169,8 @@ class PySession {
   std::shared_ptr<Session> s_;  // shared with schedulers that run this session
   py::dict in_index_;
   py::dict out_index_;
-  std::vector<py::str> in_names_;  // interned
-  std::vector<py::str> out_names_;  // interned
+  std::vector<py::str> in_names_;      // interned
+  std::vector<py::str> out_names_;     // interned
   std::vector<py::object> out_descr_;  // NumPy dtype per numeric tensor output
   std::vector<std::size_t> all_outputs_;
 };
@@ -205,8 +204,7 @@ std::size_t PySession::output_of(PyObject* key) const {
 }
 
 void PySession::fill(std::size_t i, PyObject* value, std::span<InputView> views, Refs& refs,
-                     StringStore& strings,
-                     std::vector<std::vector<TensorView>>& seqs) const {
+                     StringStore& strings, std::vector<std::vector<TensorView>>& seqs) const {
   const ValueInfo& info = s_->inputs()[i];
   const bool optional = info.kind == ValueInfo::Kind::kOptional;
   const ValueInfo::Kind kind = optional ? info.contained : info.kind;
@@ -295,12 +293,14 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
   PyObject* fast = nullptr;
   if (!outputs.is_none()) {
     PyObject* o = outputs.ptr();
-    if (PyUnicode_Check(o) || !PySequence_Check(o)) raise_py("outputs_not_list", label(), type_name(o));
+    if (PyUnicode_Check(o) || !PySequence_Check(o))
+      raise_py("outputs_not_list", label(), type_name(o));
     fast = PySequence_Fast(o, "outputs");
     if (fast == nullptr) throw py::error_already_set();
     refs.own(fast);
   }
-  SmallArray<std::size_t, 16> chosen(fast ? static_cast<std::size_t>(PySequence_Fast_GET_SIZE(fast)) : 0);
+  SmallArray<std::size_t, 16> chosen(fast ? static_cast<std::size_t>(PySequence_Fast_GET_SIZE(fast))
+                                          : 0);
   std::span<const std::size_t> indices = all_outputs_;
   if (fast != nullptr) {
     for (std::size_t k = 0; k < chosen.size(); ++k) {
@@ -362,17 +362,16 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
     if (!buffers[k].planned) continue;
     PyObject* descr = out_descr_[indices[k]].ptr();
     Py_INCREF(descr);  // stolen
-    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr),
-                                         static_cast<int>(shapes[k].rank),
-                                         reinterpret_cast<npy_intp*>(shapes[k].dims), nullptr,
-                                         nullptr, 0, nullptr);
+    PyObject* arr = PyArray_NewFromDescr(
+        &PyArray_Type, reinterpret_cast<PyArray_Descr*>(descr), static_cast<int>(shapes[k].rank),
+        reinterpret_cast<npy_intp*>(shapes[k].dims), nullptr, nullptr, 0, nullptr);
     if (arr == nullptr) throw py::error_already_set();
     refs.own(arr);
     target[k] = arr;
     auto* a = reinterpret_cast<PyArrayObject*>(arr);
     buffers[k].view = TensorView{s_->outputs()[indices[k]].dtype,
-                                 reinterpret_cast<const int64_t*>(PyArray_DIMS(a)),
-                                 shapes[k].rank, PyArray_DATA(a)};
+                                 reinterpret_cast<const int64_t*>(PyArray_DIMS(a)), shapes[k].rank,
+                                 PyArray_DATA(a)};
   }
 
   SmallArray<Value, 4> results(n_out);
@@ -407,8 +406,7 @@ namespace {
 // capsule holding the PySession and, as its context, a reference to the Python object
 // that owns it. The Python Session installs it as the instance's `run`, so a call
 // goes straight here. Signature: run(feeds, outputs=None, out=None).
-PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                       PyObject* kwnames) {
+PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   PyObject* slots[3] = {nullptr, Py_None, Py_None};  // feeds, outputs, out
   static const char* const kNames[3] = {"feeds", "outputs", "out"};
   // Keyword names arrive interned: compare pointers first (a string compare each costs
@@ -437,8 +435,7 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
         return nullptr;
       }
       if (slot < nargs) {
-        PyErr_Format(PyExc_TypeError, "run() got multiple values for argument '%s'",
-                     kNames[slot]);
+        PyErr_Format(PyExc_TypeError, "run() got multiple values for argument '%s'", kNames[slot]);
         return nullptr;
       }
       slots[slot] = args[nargs + k];
@@ -458,11 +455,11 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   }
 }
 
-PyMethodDef g_run_def = {
-    "run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
-    METH_FASTCALL | METH_KEYWORDS,
-    "run(feeds, outputs=None, *, out=None) -> dict[str, numpy.ndarray]\n\n"
-    "Runs the model (see ortnative.Session.run)."};
+PyMethodDef g_run_def = {"run",
+                         reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
+                         METH_FASTCALL | METH_KEYWORDS,
+                         "run(feeds, outputs=None, *, out=None) -> dict[str, numpy.ndarray]\n\n"
+                         "Runs the model (see ortnative.Session.run)."};
 
 void release_owner(PyObject* capsule) {
   Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(capsule)));
@@ -485,9 +482,13 @@ py::object bound_run(py::object owner) {
 
 }  // namespace
 
-const PySession& py_session(py::handle obj) { return *obj.cast<PySession*>(); }
+const PySession& py_session(py::handle obj) {
+  return *obj.cast<PySession*>();
+}
 
-std::shared_ptr<Session> core_session(const PySession& session) { return session.core(); }
+std::shared_ptr<Session> core_session(const PySession& session) {
+  return session.core();
+}
 
 void convert_feeds(const PySession& session, PyObject* feeds, std::span<InputView> views,
                    Refs& refs, StringStore& strings, std::vector<std::vector<TensorView>>& seqs) {

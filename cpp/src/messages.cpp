@@ -42,7 +42,9 @@ namespace ortnative::msg {
 
 namespace {
 
-std::string quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quote(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 std::string image_shape_text(const ImageView& im) {
   if (im.rank == 2) return format_shape(std::array<int64_t, 2>{im.height, im.width});
@@ -117,7 +119,9 @@ std::string model_file_empty(std::string_view path) {
   return "model file " + quote(path) + " is empty";
 }
 
-std::string model_bytes_empty() { return "model bytes are empty"; }
+std::string model_bytes_empty() {
+  return "model bytes are empty";
+}
 
 std::string loading_file_failed(std::string_view path) {
   return "loading " + quote(path) + " failed";
@@ -127,17 +131,20 @@ std::string loading_bytes_failed(std::size_t size) {
   return "loading the model from " + std::to_string(size) + " bytes failed";
 }
 
-std::string provider_unavailable(std::string_view name,
-                                 const std::vector<std::string>& available) {
+std::string provider_unavailable(std::string_view name, const std::vector<std::string>& available) {
   std::string list;
   for (const std::string& n : available) list += (list.empty() ? "" : ", ") + quote(n);
   return "execution provider " + quote(name) +
          " is not available in this ONNX Runtime build (available: " + list + ")";
 }
 
-std::string cpu_provider_options() { return "CPUExecutionProvider takes no provider options"; }
+std::string cpu_provider_options() {
+  return "CPUExecutionProvider takes no provider options";
+}
 
-std::string session_closed() { return "session is closed"; }
+std::string session_closed() {
+  return "session is closed";
+}
 
 std::string dtype_mismatch(std::string_view role, const ValueInfo& info, std::string_view given) {
   return std::string(role) + " " + quote(info.name) + " has dtype " + std::string(given) +
@@ -152,8 +159,8 @@ std::string rank_mismatch(std::string_view role, const ValueInfo& info,
          std::to_string(info.shape.size()) + ": " + format_model_shape(info);
 }
 
-std::string dim_mismatch(std::string_view role, const ValueInfo& info,
-                         std::span<const int64_t> got, std::size_t dim) {
+std::string dim_mismatch(std::string_view role, const ValueInfo& info, std::span<const int64_t> got,
+                         std::size_t dim) {
   return std::string(role) + " " + quote(info.name) + " has shape " + format_shape(got) +
          ", expected " + format_model_shape(info) + " (dimension " + std::to_string(dim) +
          " must be " + std::to_string(info.shape[dim]) + ")";
@@ -235,9 +242,9 @@ std::string run_failed(std::string_view ort_text, const std::vector<ValueInfo>& 
 
 std::string run_arity(std::size_t inputs, std::size_t model_inputs, std::size_t results,
                       std::size_t outputs, std::size_t buffers) {
-  return "Session::run: " + std::to_string(inputs) + " inputs for " +
-         std::to_string(model_inputs) + ", " + std::to_string(results) + " results for " +
-         std::to_string(outputs) + " outputs, " + std::to_string(buffers) + " output buffers";
+  return "Session::run: " + std::to_string(inputs) + " inputs for " + std::to_string(model_inputs) +
+         ", " + std::to_string(results) + " results for " + std::to_string(outputs) + " outputs, " +
+         std::to_string(buffers) + " output buffers";
 }
 
 std::string bad_string_element(std::size_t element, std::string_view why) {
@@ -276,7 +283,9 @@ std::string image_no_data(std::size_t index) {
   return "image " + std::to_string(index) + " has no data";
 }
 
-std::string no_images() { return "no images given"; }
+std::string no_images() {
+  return "no images given";
+}
 
 std::string preprocess_out_dtype(std::string_view given, DType want) {
   return "out has dtype " + std::string(given) + ", expected " + std::string(dtype_name(want)) +
@@ -306,11 +315,17 @@ std::string request_timed_out(int64_t timeout_us) {
   return "request timed out after " + milliseconds(timeout_us) + " ms in the queue; it never ran";
 }
 
-std::string request_cancelled() { return "request cancelled before it ran"; }
+std::string request_cancelled() {
+  return "request cancelled before it ran";
+}
 
-std::string closed_before_run() { return "the scheduler was closed before the request ran"; }
+std::string closed_before_run() {
+  return "the scheduler was closed before the request ran";
+}
 
-std::string scheduler_closed_request() { return "the scheduler is closed; request refused"; }
+std::string scheduler_closed_request() {
+  return "the scheduler is closed; request refused";
+}
 
 std::string scheduler_closed_model(std::string_view name) {
   return "the scheduler is closed; model " + quote(name) + " was not added";

@@ -49,8 +49,8 @@ std::string session_closed();
 std::string dtype_mismatch(std::string_view role, const ValueInfo& info, std::string_view given);
 std::string rank_mismatch(std::string_view role, const ValueInfo& info,
                           std::span<const int64_t> got);
-std::string dim_mismatch(std::string_view role, const ValueInfo& info,
-                         std::span<const int64_t> got, std::size_t dim);
+std::string dim_mismatch(std::string_view role, const ValueInfo& info, std::span<const int64_t> got,
+                         std::size_t dim);
 std::string missing_input(const ValueInfo& info, const std::vector<ValueInfo>& inputs);
 std::string not_a_tensor_input(const ValueInfo& info);
 std::string not_a_sequence_input(const ValueInfo& info, std::size_t count);

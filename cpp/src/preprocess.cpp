@@ -15,10 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "ortnative/error.hpp"
-#include "ortnative/small_array.hpp"
 #include "messages.hpp"
 #include "names.hpp"
+#include "ortnative/error.hpp"
+#include "ortnative/small_array.hpp"
 #include "parallel.hpp"
 #include "preprocess_kernels.hpp"
 
@@ -66,7 +66,9 @@ std::string_view align_name(Align a) noexcept {
   return a == Align::kCenter ? "center" : "top_left";
 }
 
-std::string_view layout_name(Layout l) noexcept { return l == Layout::kNCHW ? "nchw" : "nhwc"; }
+std::string_view layout_name(Layout l) noexcept {
+  return l == Layout::kNCHW ? "nchw" : "nhwc";
+}
 
 ColorOrder color_order_from_name(std::string_view name, std::string_view what) {
   static constexpr ColorOrder kAll[] = {ColorOrder::kBGR, ColorOrder::kRGB, ColorOrder::kBGRA,
@@ -81,8 +83,7 @@ ResizeMode resize_mode_from_name(std::string_view name) {
 }
 
 FitMode fit_mode_from_name(std::string_view name) {
-  static constexpr FitMode kAll[] = {FitMode::kStretch, FitMode::kLetterbox,
-                                     FitMode::kCenterCrop};
+  static constexpr FitMode kAll[] = {FitMode::kStretch, FitMode::kLetterbox, FitMode::kCenterCrop};
   return detail::from_name("fit", name, kAll, fit_mode_name);
 }
 
@@ -181,8 +182,8 @@ ImagePreprocessor::ImagePreprocessor(const PreprocessOptions& options) : options
     if (!std::isfinite(a_[i]) || !std::isfinite(b_[i])) {
       throw InvalidArgumentError("scale / std and mean / std must fit in float32, got " +
                                  msg::number(static_cast<double>(a_[i])) + " and " +
-                                 msg::number(static_cast<double>(b_[i])) +
-                                 " for output channel " + std::to_string(c));
+                                 msg::number(static_cast<double>(b_[i])) + " for output channel " +
+                                 std::to_string(c));
     }
   }
 }
@@ -245,8 +246,7 @@ void ImagePreprocessor::fail_image_dtype(std::size_t index, std::string_view giv
   throw InvalidTypeError(msg::image_dtype(index, given));
 }
 
-void ImagePreprocessor::fail_image_shape(std::size_t index,
-                                         std::span<const int64_t> shape) const {
+void ImagePreprocessor::fail_image_shape(std::size_t index, std::span<const int64_t> shape) const {
   throw InvalidInputError(msg::image_shape(index, shape));
 }
 
@@ -295,7 +295,9 @@ namespace detail {
 namespace {
 std::atomic<bool> g_simd{true};
 }
-bool set_preprocess_simd(bool enabled) noexcept { return g_simd.exchange(enabled); }
+bool set_preprocess_simd(bool enabled) noexcept {
+  return g_simd.exchange(enabled);
+}
 bool preprocess_simd_active() noexcept {
   return g_simd.load(std::memory_order_relaxed) && pre::avx2_kernels() != nullptr;
 }
@@ -375,8 +377,8 @@ void area_taps(int64_t dx, int64_t len, double scale, std::vector<int32_t>& idx,
   }
   if (fs2 - static_cast<double>(s2) > 1e-3) {
     idx.push_back(static_cast<int32_t>(s2));
-    w.push_back(static_cast<float>(std::min(std::min(fs2 - static_cast<double>(s2), 1.0), cell) /
-                                   cell));
+    w.push_back(
+        static_cast<float>(std::min(std::min(fs2 - static_cast<double>(s2), 1.0), cell) / cell));
   }
 }
 
@@ -404,10 +406,10 @@ Axis make_axis(int64_t len, int64_t resized) {
 struct Scratch {
   std::vector<int32_t> ofs0, ofs1;
   std::vector<int16_t> alpha;
-  std::vector<int32_t> hcache;  // 2 slots x channels x width
-  std::vector<float> rows;      // output channels x output width (staging)
-  std::vector<float> tmp;       // 3 x width (gray from colour)
-  std::vector<float> acc;       // area: one vertically accumulated source row
+  std::vector<int32_t> hcache;    // 2 slots x channels x width
+  std::vector<float> rows;        // output channels x output width (staging)
+  std::vector<float> tmp;         // 3 x width (gray from colour)
+  std::vector<float> acc;         // area: one vertically accumulated source row
   std::vector<uint16_t> typed16;  // NHWC float16: converted planes before interleaving
   std::vector<uint8_t> typed8;    // NHWC uint8: the same
   std::vector<int32_t> aidx;
@@ -629,8 +631,8 @@ void Job::prepare_linear_row(int64_t ry) {
       }
     }
     k_.hlinear3x2(src_row(want[0]), src_row(want[1]), next0, next1, sc_.ofs0.data(),
-                  sc_.ofs1.data(), sc_.alpha.data(), ch3_.data(), static_cast<int>(C_),
-                  hslot_[0], hslot_[1], hstride_, vw_, fast_);
+                  sc_.ofs1.data(), sc_.alpha.data(), ch3_.data(), static_cast<int>(C_), hslot_[0],
+                  hslot_[1], hstride_, vw_, fast_);
   }
   for (int i = 0; i < 2; ++i) {
     if (slot[i] >= 0) continue;
@@ -641,8 +643,8 @@ void Job::prepare_linear_row(int64_t ry) {
     if (want[1 - i] == want[i]) slot[1 - i] = use;
     const uint8_t* row = src_row(want[i]);
     if (C_ == 1) {
-      k_.hlinear(row, sc_.ofs0.data(), sc_.ofs1.data(), sc_.alpha.data(), hslot_[use], vw_,
-                 fast_, 1);
+      k_.hlinear(row, sc_.ofs0.data(), sc_.ofs1.data(), sc_.alpha.data(), hslot_[use], vw_, fast_,
+                 1);
     } else {
       k_.hlinear3(row, sc_.ofs0.data(), sc_.ofs1.data(), sc_.alpha.data(), ch3_.data(),
                   static_cast<int>(C_), hslot_[use], hstride_, vw_, fast_);
@@ -744,8 +746,7 @@ void Job::image_row(int64_t y) {
       dst[x] = v * a + b;
     }
   } else if (mode_ == ResizeMode::kNearest && C_ != 1) {
-    k_.nearest3(row_nearest_, sc_.ofs0.data(), ch3_.data(), a_.data(), b_.data(), dst3, vw_,
-                fast_);
+    k_.nearest3(row_nearest_, sc_.ofs0.data(), ch3_.data(), a_.data(), b_.data(), dst3, vw_, fast_);
   } else {
     for (int64_t c = 0; c < out_c_; ++c) {
       const auto i = static_cast<std::size_t>(c);

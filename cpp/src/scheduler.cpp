@@ -387,10 +387,9 @@ void Scheduler::Impl::close(bool drain, bool wait) {
         Model& m = *mp;
         while (!m.levels.empty()) {
           ++m.closed;
-          ended.push_back(
-              ended_with(unlink(m, m.levels.front().head),
-                         std::make_exception_ptr(
-                             SchedulerClosedError(m.label + ": " + msg::closed_before_run()))));
+          ended.push_back(ended_with(unlink(m, m.levels.front().head),
+                                     std::make_exception_ptr(SchedulerClosedError(
+                                         m.label + ": " + msg::closed_before_run()))));
         }
       }
     }
@@ -691,9 +690,9 @@ bool Scheduler::cancel(RequestId id) {
         for (Pending* p = l.head; p != nullptr; p = p->next) {
           if (p->id != id) continue;
           ++m.cancelled;
-          ended.push_back(ended_with(s.unlink(m, p),
-                                     std::make_exception_ptr(CancelledError(
-                                         m.label + ": " + msg::request_cancelled()))));
+          ended.push_back(ended_with(
+              s.unlink(m, p),
+              std::make_exception_ptr(CancelledError(m.label + ": " + msg::request_cancelled()))));
           goto found;
         }
       }

@@ -7,8 +7,8 @@
 #include <new>
 #include <string>
 
-#include "ortnative/small_array.hpp"
 #include "messages.hpp"
+#include "ortnative/small_array.hpp"
 #include "scheduler_impl.hpp"
 
 namespace ortnative::sched {
@@ -254,8 +254,7 @@ uint64_t warm_up(Model& m) {
         }
         case ValueInfo::Kind::kSequence: views[i] = InputView::sequence(nullptr, 0); break;
         case ValueInfo::Kind::kOptional: views[i] = InputView{}; break;
-        default:
-          throw InvalidArgumentError(m.label + ": " + msg::warmup_no_value(info));
+        default: throw InvalidArgumentError(m.label + ": " + msg::warmup_no_value(info));
       }
     }
     for (std::size_t r = 0; r < m.slots.size(); ++r) {

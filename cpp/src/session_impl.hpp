@@ -49,8 +49,7 @@ class TensorCache {
  public:
   TensorCache() = default;
   explicit TensorCache(std::size_t slots) : slots_(std::make_unique<Slot[]>(slots)), n_(slots) {}
-  TensorCache(TensorCache&& o) noexcept
-      : slots_(std::move(o.slots_)), n_(std::exchange(o.n_, 0)) {}
+  TensorCache(TensorCache&& o) noexcept : slots_(std::move(o.slots_)), n_(std::exchange(o.n_, 0)) {}
   TensorCache& operator=(TensorCache&& o) noexcept {
     if (this != &o) {
       clear();

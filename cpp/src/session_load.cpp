@@ -30,10 +30,9 @@ std::string_view execution_mode_name(ExecutionMode m) noexcept {
 }
 
 GraphOptimization graph_optimization_from_name(std::string_view name) {
-  static constexpr GraphOptimization kAll[] = {GraphOptimization::kDisable,
-                                               GraphOptimization::kBasic,
-                                               GraphOptimization::kExtended,
-                                               GraphOptimization::kAll};
+  static constexpr GraphOptimization kAll[] = {
+      GraphOptimization::kDisable, GraphOptimization::kBasic, GraphOptimization::kExtended,
+      GraphOptimization::kAll};
   return detail::from_name("graph_optimization", name, kAll, graph_optimization_name);
 }
 
@@ -67,8 +66,7 @@ ValueInfo read_type_info(const OrtApi& a, OrtTypeInfo* ti, std::string name) {
       info.kind = ValueInfo::Kind::kOptional;
       const OrtOptionalTypeInfo* opt = nullptr;
       check(a.CastTypeInfoToOptionalTypeInfo(ti, &opt), ErrorCode::kModelLoad, "reading a type");
-      check(a.GetOptionalContainedTypeInfo(opt, &inner), ErrorCode::kModelLoad,
-            "reading a type");
+      check(a.GetOptionalContainedTypeInfo(opt, &inner), ErrorCode::kModelLoad, "reading a type");
       ValueInfo contained = read_type_info(a, inner, info.name);
       a.ReleaseTypeInfo(inner);
       info.contained = contained.kind;
@@ -104,8 +102,7 @@ ValueInfo read_type_info(const OrtApi& a, OrtTypeInfo* ti, std::string name) {
   std::size_t rank = 0;
   check(a.GetDimensionsCount(tensor, &rank), ErrorCode::kModelLoad, "reading a shape");
   info.shape.resize(rank);
-  check(a.GetDimensions(tensor, info.shape.data(), rank), ErrorCode::kModelLoad,
-        "reading a shape");
+  check(a.GetDimensions(tensor, info.shape.data(), rank), ErrorCode::kModelLoad, "reading a shape");
   std::vector<const char*> sym(rank, nullptr);
   check(a.GetSymbolicDimensions(tensor, sym.data(), rank), ErrorCode::kModelLoad,
         "reading a shape");
@@ -170,9 +167,9 @@ struct OptionsGuard {
 OrtSessionOptions* make_options(const OrtApi& a, const SessionOptions& o, const std::string& label,
                                 OptionsGuard& guard) {
   if (o.intra_op_threads < 0 || o.inter_op_threads < 0) {
-    throw InvalidArgumentError(label + ": intra_op_threads and inter_op_threads must be >= 0, got " +
-                               std::to_string(o.intra_op_threads) + " and " +
-                               std::to_string(o.inter_op_threads));
+    throw InvalidArgumentError(
+        label + ": intra_op_threads and inter_op_threads must be >= 0, got " +
+        std::to_string(o.intra_op_threads) + " and " + std::to_string(o.inter_op_threads));
   }
   check(a.CreateSessionOptions(&guard.so), ErrorCode::kOrt, label + ": creating session options");
   OrtSessionOptions* so = guard.so;
@@ -324,7 +321,8 @@ void build_plans(Session::Impl& s) {
 
 }  // namespace
 
-Session::Session(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Session::Session(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {
+}
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
@@ -374,9 +372,15 @@ Session Session::from_bytes(const void* data, std::size_t size, const SessionOpt
   return Session(std::move(impl));
 }
 
-const std::string& Session::name() const noexcept { return impl_->name; }
-const std::vector<ValueInfo>& Session::inputs() const noexcept { return impl_->inputs; }
-const std::vector<ValueInfo>& Session::outputs() const noexcept { return impl_->outputs; }
+const std::string& Session::name() const noexcept {
+  return impl_->name;
+}
+const std::vector<ValueInfo>& Session::inputs() const noexcept {
+  return impl_->inputs;
+}
+const std::vector<ValueInfo>& Session::outputs() const noexcept {
+  return impl_->outputs;
+}
 
 std::optional<std::size_t> Session::find_input(std::string_view name) const noexcept {
   for (std::size_t i = 0; i < impl_->inputs.size(); ++i) {
@@ -400,7 +404,8 @@ std::size_t Session::input_index(std::string_view name) const {
 std::size_t Session::output_index(std::string_view name) const {
   if (auto i = find_output(name)) return *i;
   impl_->fail(ErrorCode::kInvalidInput, msg::unknown_name("output", name, impl_->outputs));
-}ModelMetadata Session::metadata() const {
+}
+ModelMetadata Session::metadata() const {
   const Impl& s = *impl_;
   RunGuard guard(s);
   const OrtApi& a = loaded_api();

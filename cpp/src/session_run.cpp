@@ -64,8 +64,8 @@ OrtValue* make_tensor(const Session::Impl& s, const TensorView& t) {
 // (a value over caller memory the next call may reuse) or is released.
 struct RunValues {
   detail::TensorCache& cache;
-  SmallArray<OrtValue*, 16> values;          // what ORT gets
-  SmallArray<CachedTensor*, 16> cached;      // the cache entry values[k] came from, if any
+  SmallArray<OrtValue*, 16> values;      // what ORT gets
+  SmallArray<CachedTensor*, 16> cached;  // the cache entry values[k] came from, if any
   SmallArray<std::size_t, 16> slot;
 
   RunValues(detail::TensorCache& c, std::size_t n)
@@ -282,7 +282,9 @@ void Session::fail_output_dtype(std::size_t output_index, std::string_view given
               msg::dtype_mismatch(kOutArray, impl_->outputs.at(output_index), given));
 }
 
-void Session::fail(ErrorCode code, const std::string& what) const { impl_->fail(code, what); }
+void Session::fail(ErrorCode code, const std::string& what) const {
+  impl_->fail(code, what);
+}
 
 std::size_t Session::plan_outputs(std::span<const InputView> inputs,
                                   std::span<const std::size_t> outputs,
@@ -378,7 +380,8 @@ OrtStatus* retry_without_buffers(const Session::Impl& s, OrtStatus* st, const Ru
   //    with ORT allocating those outputs. Only if that succeeds were the plans at fault;
   //    then stop planning them.
   bool any_planned = false;
-  for (std::size_t k = 0; k < n_out; ++k) any_planned = any_planned || (in_buffer[k] && buffers[k].planned);
+  for (std::size_t k = 0; k < n_out; ++k)
+    any_planned = any_planned || (in_buffer[k] && buffers[k].planned);
   if (any_planned) {
     SmallArray<bool, 16> was(n_out, false);
     for (std::size_t k = 0; k < n_out; ++k) was[k] = in_buffer[k] && buffers[k].planned;
@@ -422,7 +425,6 @@ OrtStatus* retry_without_buffers(const Session::Impl& s, OrtStatus* st, const Ru
 
 }  // namespace
 
-
 void Session::run(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
                   std::span<Value> results, std::span<const OutputBuffer> buffers) const {
   const Impl& s = *impl_;
@@ -452,7 +454,7 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
     }
     switch (view.kind) {
       case InputView::Kind::kNone: continue;  // an optional input left out
-      case InputView::Kind::kTensor: break;    // wrapped above
+      case InputView::Kind::kTensor: break;   // wrapped above
       case InputView::Kind::kSequence: {
         if (view.count == 0) {
           in.values[n_given] = detail::empty_sequence(s.inputs[i].dtype);
@@ -469,8 +471,8 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
         } release{elems};
         for (std::size_t e = 0; e < view.count; ++e) elems[e] = make_tensor(s, view.elements[e]);
         // CreateValue copies the tensors into the sequence; ours are released after.
-        if (OrtStatus* st = a.CreateValue(elems.data(), view.count, ONNX_TYPE_SEQUENCE,
-                                          &in.values[n_given])) {
+        if (OrtStatus* st =
+                a.CreateValue(elems.data(), view.count, ONNX_TYPE_SEQUENCE, &in.values[n_given])) {
           detail::throw_status(st, ErrorCode::kInvalidInput,
                                s.label + ": building sequence input '" + s.inputs[i].name + "'");
         }
@@ -493,8 +495,8 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
   // wrapped; the others ORT allocates).
   SmallArray<const char*, 16> out_names(n_out, nullptr);
   RunValues out(s.output_cache, n_out);
-  SmallArray<bool, 16> in_buffer(n_out, false);      // output k goes to buffers[k]
-  SmallArray<bool, 16> shape_known(n_out, false);    // ... whose shape was checked
+  SmallArray<bool, 16> in_buffer(n_out, false);    // output k goes to buffers[k]
+  SmallArray<bool, 16> shape_known(n_out, false);  // ... whose shape was checked
   bool any_planned = false, any_firm = false;
   for (std::size_t k = 0; k < n_out; ++k) {
     if (outputs[k] >= s.outputs.size()) {

@@ -29,8 +29,7 @@ Value::Value(OrtValue* v) : value_(v) {
   }
 }
 
-Value Value::adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> shape,
-                          void* data) {
+Value Value::adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> shape, void* data) {
   Value out;
   out.value_ = v;
   out.kind_ = Kind::kTensor;
@@ -63,9 +62,11 @@ void Value::describe() {
     return;
   }
   if (type != ONNX_TYPE_TENSOR) {
-    throw OrtError("ortnative returns tensors and sequences of tensors; this output has ONNX "
-                   "value type " + std::to_string(static_cast<int>(type)) +
-                   " (a map or other type), which ortnative does not support");
+    throw OrtError(
+        "ortnative returns tensors and sequences of tensors; this output has ONNX "
+        "value type " +
+        std::to_string(static_cast<int>(type)) +
+        " (a map or other type), which ortnative does not support");
   }
   OrtTensorTypeAndShapeInfo* info = nullptr;
   check(a.GetTensorTypeAndShape(v, &info), ErrorCode::kOrt, "reading a tensor's shape");
@@ -115,7 +116,9 @@ Value& Value::operator=(Value&& o) noexcept {
   return *this;
 }
 
-Value::~Value() { reset(); }
+Value::~Value() {
+  reset();
+}
 
 void Value::reset() noexcept {
   if (value_ != nullptr) loaded_api().ReleaseValue(value_);

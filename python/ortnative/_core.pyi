@@ -71,18 +71,22 @@ def _set_preprocess_simd(enabled: bool) -> bool:
 
 def _preprocess_simd_active() -> bool: ...
 
-class Scheduler:
-    """The native scheduler (ortnative.Scheduler wraps it). Futures are completed by
-    calling the given unbound Future methods from the scheduler's threads."""
+class FutureState:
+    """A submit() request's outcome, completed by the scheduler without the GIL."""
 
-    def __init__(
-        self,
-        threads: int,
-        set_result: Callable[[Any, Any], Any],
-        set_exception: Callable[[Any, BaseException], Any],
-        cancel: Callable[[Any], Any],
-        resolve_async: Callable[[list[Any]], Any],
-    ) -> None: ...
+    def done(self) -> bool: ...
+    def wait(self, timeout: float) -> bool:
+        """Waits (GIL released) until done, at most TIMEOUT s (< 0: no limit)."""
+    def want_notify(self, future: Any) -> bool:
+        """From now on a completion settles FUTURE (via future._settle()); True if done."""
+    def outcome(self) -> tuple[Any, BaseException | None]:
+        """(outputs dict, None) or (None, exception), once done."""
+
+class Scheduler:
+    """The native scheduler (ortnative.Scheduler wraps it). submit()'s futures get a
+    FutureState as `_native`; asyncio futures are resolved through resolve_async."""
+
+    def __init__(self, threads: int, resolve_async: Callable[[list[Any]], Any]) -> None: ...
     def add_model(self, name: str, session: Session, config: ModelConfig) -> None: ...
     def submit(
         self,

@@ -13,7 +13,6 @@ requests of a batch then share as views; the GIL serialises the Python parts of 
 from __future__ import annotations
 
 import bisect
-import concurrent.futures
 import heapq
 import math
 import os
@@ -171,17 +170,7 @@ def _timed_out(p: Pending) -> Ending:
 class PythonScheduler:
     """Mirror of the native ``_core.Scheduler`` interface."""
 
-    def __init__(
-        self,
-        threads: int,
-        set_result: Callable[[Any, Any], Any],
-        set_exception: Callable[[Any, BaseException], Any],
-        cancel: Callable[[Any], Any],
-        resolve_async: Callable[[list[Any]], Any],
-    ) -> None:
-        self._set_result = set_result
-        self._set_exception = set_exception
-        self._cancel_future = cancel
+    def __init__(self, threads: int, resolve_async: Callable[[list[Any]], Any]) -> None:
         self._resolve_async = resolve_async
         self.threads = threads or os.cpu_count() or 1
         # Reentrant, so that close() can tell when it was called on a thread that holds it
@@ -342,7 +331,9 @@ class PythonScheduler:
         return p.id
 
     def run(self, name: str, feeds: Any, priority: int, timeout_us: int) -> dict[str, Any]:
-        fut: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        from .scheduler import _Future  # (imported here: scheduler imports this module)
+
+        fut = _Future()
         self.submit(name, feeds, fut, priority, timeout_us)
         return fut.result()
 
@@ -605,17 +596,11 @@ class PythonScheduler:
                 p.future = p.feeds = p.given = p.loop = None
                 continue
             try:
-                if error is None:
-                    self._set_result(fut, result)
-                elif isinstance(error, CancelledError):
-                    self._cancel_future(fut)
-                else:
-                    self._set_exception(fut, error)
-            except BaseException:  # noqa: BLE001, S110
-                # The future was resolved by its owner (InvalidStateError), or a done-
-                # callback raised SystemExit (concurrent.futures logs Exceptions itself):
-                # as in any thread but the main one, sys.exit() ends the callback, not
-                # the process, and the other requests still get their results.
+                fut._end(result, error)  # ortnative.scheduler._Future: how a future ends
+            except SystemExit:
+                # A done-callback called sys.exit() (concurrent.futures logs Exceptions
+                # itself): as in any thread but the main one, that ends the callback,
+                # not the process, and the other requests still get their results.
                 pass
             p.future = p.feeds = p.given = None
         for loop, items in loops.values():

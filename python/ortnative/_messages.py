@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from .errors import InvalidArgumentError, InvalidInputError, InvalidTypeError, SchedulerClosedError
 
 # -- formats (C++: msg:: 'formats' in messages.hpp; format_shape in session.hpp) ------------
 # Shapes, values and names as ortnative writes them; each format is written here only.
@@ -463,6 +463,12 @@ def str_element(element: int, why: str) -> str:
 def object_element(element: int, type_name: str) -> str:
     """How an object array with a non-string element is named: "object (element 0 is int)"."""
     return f"object (element {element} is {type_name})"
+
+
+def scheduler_at_finalization() -> Exception:
+    return SchedulerClosedError(
+        "the interpreter is finalising: a Scheduler cannot start its threads now"
+    )
 
 
 def no_numpy_dtype(onnx_type: int) -> Exception:

@@ -87,19 +87,132 @@ def _cancel_future(fut: concurrent.futures.Future[Any]) -> None:
         fut.set_running_or_notify_cancel()
 
 
+_PENDING = "PENDING"  # concurrent.futures' state names
+
+
 class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
-    """The future :meth:`Scheduler.submit` returns: ``cancel()`` takes a request that is
-    still queued out of its queue. (It refers to its scheduler weakly: futures kept
-    around don't keep a dropped scheduler's threads alive.)"""
+    """The future :meth:`Scheduler.submit` returns: a real ``concurrent.futures.Future``
+    (``result``, ``exception``, ``done``, ``add_done_callback``, ``wait``,
+    ``as_completed`` all work), whose ``cancel()`` takes a request that is still queued
+    out of its queue. (It refers to its scheduler weakly: futures kept around don't keep a
+    dropped scheduler's threads alive.)
+
+    On the native backend the scheduler's thread completes it without the GIL: the
+    outcome waits in ``_native`` (a ``_core.FutureState``) and becomes the Python-level
+    result when someone asks (``result()``, ``exception()``, ``done()``), on their thread,
+    with the GIL they hold. Once Python code asks to be told (a done-callback, a
+    ``concurrent.futures.wait``/``as_completed`` waiter), the scheduler's thread settles it
+    itself, with the GIL, as a plain Future would be."""
 
     _scheduler: weakref.ref[SchedulerImpl[Any]] | None = None
     _request_id = 0
 
+    @property
+    def _native(self) -> Any:
+        """The request's _core.FutureState (native backend; set by submit), else None."""
+        return self.__dict__.get("_native_state")
+
+    @_native.setter
+    def _native(self, state: Any) -> None:
+        self.__dict__["_native_state"] = state
+        if self._done_callbacks or self.__dict__["_waiter_list"]:
+            state.want_notify(self)  # told before it was submitted
+
+    # -- how a request's future ends (both backends; GIL held) --------------------------
+    def _end(self, result: Any, error: BaseException | None) -> None:
+        try:
+            if error is None:
+                concurrent.futures.Future.set_result(self, result)
+            elif isinstance(error, concurrent.futures.CancelledError):
+                _cancel_future(self)
+            else:
+                concurrent.futures.Future.set_exception(self, error)
+        except concurrent.futures.InvalidStateError:
+            pass  # ended already: settled on another thread, or cancelled by its owner
+
+    def _settle(self) -> None:
+        """The native outcome (done) as this future's result (idempotent)."""
+        if self._state == _PENDING:
+            result, error = self._native.outcome()
+            self._end(result, error)
+
+    # -- concurrent.futures.Future, with the native outcome ----------------------------
     def cancel(self) -> bool:
         impl = self._scheduler() if self._scheduler is not None else None
         if impl is not None and impl.cancel(self._request_id):
+            if self._native is not None:
+                self._settle()
             return True  # the scheduler cancelled this future before returning
         return self.cancelled()
+
+    def done(self) -> bool:
+        native = self._native
+        if native is not None and self._state == _PENDING and native.done():
+            self._settle()
+        return super().done()
+
+    def result(self, timeout: float | None = None) -> dict[str, np.ndarray]:
+        return super().result(self._await_native(timeout))
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return super().exception(self._await_native(timeout))
+
+    def _await_native(self, timeout: float | None) -> float | None:
+        """Waits for the native outcome (GIL released) and settles; returns the timeout
+        left for concurrent.futures' own wait (0 once settled)."""
+        native = self._native
+        if native is None:
+            return timeout
+        if self._state == _PENDING:
+            if not native.wait(-1.0 if timeout is None else max(0.0, timeout)):
+                raise concurrent.futures.TimeoutError()
+            self._settle()
+        return 0
+
+    def add_done_callback(self, fn: Any) -> None:
+        native = self._native
+        if native is not None and self._state == _PENDING and native.want_notify(self):
+            self._settle()
+        super().add_done_callback(fn)
+
+    # concurrent.futures.wait and as_completed install their waiters with
+    # ``f._waiters.append(waiter)``: that is where a native future learns it must notify.
+    @property
+    def _waiters(self) -> Any:
+        return _Waiters(self, self.__dict__["_waiter_list"])
+
+    @_waiters.setter
+    def _waiters(self, value: list[Any]) -> None:
+        self.__dict__["_waiter_list"] = value
+
+    def __repr__(self) -> str:
+        self.done()
+        return super().__repr__()
+
+
+class _Waiters:
+    """A native future's ``_waiters`` list, as concurrent.futures uses it."""
+
+    __slots__ = ("_future", "_list")
+
+    def __init__(self, future: _Future, waiters: list[Any]) -> None:
+        self._future, self._list = future, waiters
+
+    def append(self, waiter: Any) -> None:
+        self._list.append(waiter)
+        fut = self._future
+        native = fut._native
+        if native is not None and fut._state == _PENDING and native.want_notify(fut):
+            fut._settle()  # done already: the waiter hears it now
+
+    def remove(self, waiter: Any) -> None:
+        self._list.remove(waiter)
+
+    def __iter__(self) -> Any:
+        return iter(self._list)
+
+    def __len__(self) -> int:
+        return len(self._list)
 
 
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
@@ -155,18 +268,13 @@ class Scheduler:
     def __init__(self, *, threads: int = 0, backend: str | None = None) -> None:
         threads = check_int("threads", threads, 0, 4096, " (0 = one per CPU)")
         chosen = _backend.resolve(backend)
-        api = (
-            concurrent.futures.Future.set_result,
-            concurrent.futures.Future.set_exception,
-            _cancel_future,
-            _resolve_async,
-        )
         if chosen == "native":
-            self._impl: SchedulerImpl[Any] = _backend.native_runtime().Scheduler(threads, *api)
+            core = _backend.native_runtime()
+            self._impl: SchedulerImpl[Any] = core.Scheduler(threads, _resolve_async)
         else:
             from ._fallback_scheduler import PythonScheduler
 
-            self._impl = PythonScheduler(threads, *api)
+            self._impl = PythonScheduler(threads, _resolve_async)
         self._backend = chosen
         _exit.track(self)  # closed at exit if still open (see _exit.py)
 

@@ -43,11 +43,12 @@ class Error : public std::runtime_error {
   int ort_code_;
 };
 
-#define ORTNATIVE_ERROR_CLASS(Name, Code)                                   \
-  class Name : public Error {                                               \
-   public:                                                                  \
-    explicit Name(const std::string& message, int ort_code = 0)             \
-        : Error(ErrorCode::Code, message, ort_code) {}                      \
+#define ORTNATIVE_ERROR_CLASS(Name, Code)                       \
+  class Name : public Error {                                   \
+   public:                                                      \
+    explicit Name(const std::string& message, int ort_code = 0) \
+        : Error(ErrorCode::Code, message, ort_code) {           \
+    }                                                           \
   }
 
 ORTNATIVE_ERROR_CLASS(RuntimeLoadError, kRuntimeLoad);

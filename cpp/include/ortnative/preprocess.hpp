@@ -75,7 +75,7 @@ struct PreprocessOptions {
   int64_t width = 224;
   ResizeMode resize = ResizeMode::kBilinear;
   FitMode fit = FitMode::kStretch;
-  Align align = Align::kCenter;            // kLetterbox only
+  Align align = Align::kCenter;  // kLetterbox only
   ColorOrder input_order = ColorOrder::kBGR;
   ColorOrder output_order = ColorOrder::kRGB;  // kRGB, kBGR or kGray
   // y = (v * scale - mean[c]) / std[c]; entries beyond the output's channel count are

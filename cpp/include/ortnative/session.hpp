@@ -121,8 +121,7 @@ class Session {
   // provider) or RuntimeLoadError. DATA is read during the call only.
   // Wraps OrtApi::CreateSession / CreateSessionFromArray.
   static Session from_file(const std::string& path, const SessionOptions& options = {});
-  static Session from_bytes(const void* data, std::size_t size,
-                            const SessionOptions& options = {});
+  static Session from_bytes(const void* data, std::size_t size, const SessionOptions& options = {});
 
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -160,9 +159,8 @@ class Session {
 
   // Convenience for hosts: feeds by name, all outputs (or the named ones), results in
   // that order. Allocates; run() above does not beyond what ORT does.
-  std::vector<Value> run(
-      const std::vector<std::pair<std::string, TensorView>>& feeds,
-      const std::vector<std::string>& output_names = {}) const;
+  std::vector<Value> run(const std::vector<std::pair<std::string, TensorView>>& feeds,
+                         const std::vector<std::string>& output_names = {}) const;
 
   // The shape output OUTPUT will have for INPUTS when the model determines it: every
   // dimension either fixed in the model or named like a free dimension of a tensor

@@ -72,8 +72,7 @@ class Value {
   // GetTensorTypeAndShape, HasValue. Throws OrtError if ORT cannot describe it.
   explicit Value(OrtValue* v);
   // Adopts V, a dense tensor the caller made and so can describe: no ORT calls.
-  static Value adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> shape,
-                            void* data);
+  static Value adopt_tensor(OrtValue* v, DType dtype, std::span<const int64_t> shape, void* data);
   // A tensor in memory someone else owns (an output ORT wrote into a caller's buffer):
   // describes it, owns nothing; get() and release() give null.
   static Value borrowed(DType dtype, std::span<const int64_t> shape, void* data);
