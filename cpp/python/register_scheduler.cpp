@@ -202,6 +202,19 @@ py::dict to_dict(const PyModel& m, Response& resp) {
   return d;
 }
 
+// A response as (outputs dict, None) or (None, the exception it ended with) (GIL held).
+std::pair<py::object, py::object> outcome_of(const PyModel& m, Response& resp) {
+  try {
+    if (!resp.ok()) std::rethrow_exception(resp.error);
+    return {to_dict(m, resp), py::none()};
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+  }
+  return {py::none(), take_error()};
+}
+
 // The asyncio futures' resolver: called in their loop with [(future, value, error)].
 struct FutureApi {
   py::object resolve_async;
@@ -269,17 +282,7 @@ class FutureState {
     drain_deferred();
     std::lock_guard<std::mutex> g(mu_);
     if (!outcome_) {
-      py::object value = py::none(), error = py::none();
-      try {
-        if (!resp_.ok()) std::rethrow_exception(resp_.error);
-        value = to_dict(*model_, resp_);
-      } catch (py::error_already_set& e) {
-        e.restore();
-        error = take_error();
-      } catch (...) {
-        py::detail::try_translate_exceptions();
-        error = take_error();
-      }
+      auto [value, error] = outcome_of(*model_, resp_);
       resp_ = Response{};
       outcome_ = py::make_tuple(value, error);
     }
@@ -321,17 +324,7 @@ struct PyRequest : std::enable_shared_from_this<PyRequest> {
 
 // An asyncio request's outcome, queued for its loop (GIL held).
 void complete_async(PyRequest& r, Response&& resp, std::vector<LoopBatch>& loops) {
-  py::object value = py::none(), error = py::none();
-  try {
-    if (!resp.ok()) std::rethrow_exception(resp.error);
-    value = to_dict(*r.model, resp);
-  } catch (py::error_already_set& e) {
-    e.restore();
-    error = take_error();
-  } catch (...) {
-    py::detail::try_translate_exceptions();
-    error = take_error();
-  }
+  auto [value, error] = outcome_of(*r.model, resp);
   py::tuple item = py::make_tuple(r.future, value, error);
   for (LoopBatch& b : loops) {
     if (b.loop.is(r.loop) && b.resolve.is(r.api->resolve_async)) {

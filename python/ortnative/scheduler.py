@@ -439,7 +439,7 @@ class Scheduler:
         return str(self._impl.metrics_text(prefix))
 
     # -- lifetime ------------------------------------------------------------------
-    def close(self, drain: bool = True) -> None:
+    def close(self, *, drain: bool = True) -> None:
         """Stops taking requests (submit then raises :class:`SchedulerClosedError`). With
         ``drain``, queued requests still run; without, they end with
         :class:`SchedulerClosedError`. Waits for running batches, then stops the threads.
