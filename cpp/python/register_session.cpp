@@ -152,8 +152,8 @@ class PySession {
   void convert_feeds(PyObject* feeds, std::span<InputView> views, Refs& refs, StringStore& strings,
                      std::vector<std::vector<TensorView>>& seqs) const;
   const std::shared_ptr<Session>& core() const { return s_; }
-  // "model 'name'", as errors begin.
-  std::string label() const { return "model '" + s_->name() + "'"; }
+  // How errors name the model (ortnative._messages.label; error paths only).
+  std::string label() const { return py_text("label", s_->name()); }
 
  private:
   void fill(std::size_t i, PyObject* value, std::span<InputView> views, Refs& refs,
