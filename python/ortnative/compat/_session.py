@@ -857,27 +857,9 @@ class InferenceSession(metaclass=_SessionMeta):
         return None
 
 
-# Names __getattr__ must never send to onnxruntime (set in __init__, or probes by copy/pickle).
-_OWN = frozenset(
-    {
-        "ortnative_delegation",
-        "_ortn",
-        "_model_path",
-        "_model_bytes",
-        "_providers",
-        "_provider_options",
-        "_sess_options",
-        "_sess_options_initial",
-        "_enable_fallback",
-        "_fallback_providers",
-        "_read_config_from_model",
-        "run",
-    }
-)
-
-
-# What InferenceSession itself keeps on an instance; pickling carries anything else (what
-# a subclass adds) as the instance's state.
+# What InferenceSession itself keeps on an instance: pickling carries anything else (what
+# a subclass adds) as the instance's state, and __getattr__ never sends these names to
+# onnxruntime (they are set in __init__, or probed by copy/pickle).
 _BASE_STATE = frozenset(
     {
         "run",
@@ -894,6 +876,7 @@ _BASE_STATE = frozenset(
         "_read_config_from_model",
     }
 )
+_OWN = _BASE_STATE
 
 
 def _options_from_fields(fields: Mapping[str, Any]) -> SessionOptions:
