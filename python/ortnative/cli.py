@@ -6,6 +6,8 @@
   with and without the preprocessing.
 - ``ortnative info MODEL``: inputs, outputs, opsets, producer, ONNX Runtime in use.
 - ``ortnative version``: versions, backend, and where ONNX Runtime was loaded from.
+- ``ortnative serve MODEL.onnx ...``: serve models over HTTP with the Open Inference
+  Protocol (``ortnative.serve``; needs the ``serve`` extra).
 """
 
 from __future__ import annotations
@@ -319,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(fn=cmd_info)
     ver = sub.add_parser("version", help="versions, backend, ONNX Runtime library")
     ver.set_defaults(fn=cmd_version)
+    from .serve.cli import add_parser  # argparse only: no server library is imported
+
+    add_parser(sub)
     return p
 
 
