@@ -175,6 +175,11 @@ def _json_tensor(data: Any, datatype: str, dtype: np.dtype, shape: list[int], na
     if datatype == "BOOL":
         ok = kind == "b"
     elif dtype.kind in "iu":
+        if kind in "fO" and dtype == np.uint64:
+            # NumPy reads ints past int64's range as floats or objects: check them as ints
+            flat = _flatten(data, name)
+            if all(type(x) is int and 0 <= x < 2**64 for x in flat):
+                return np.array(flat, dtype=dtype).reshape(shape)
         ok = kind in "iu"
         if ok:
             info = np.iinfo(dtype)

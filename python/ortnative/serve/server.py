@@ -307,6 +307,10 @@ class _Server:
                     m.name, req.feeds, priority=level, timeout_ms=timeout_ms
                 )
             except errors.Error as exc:
+                if exc.ort_code is not None:
+                    # ONNX Runtime failed the run (whatever its code: an index out of
+                    # range is ORT's INVALID_ARGUMENT): the model failed on this input.
+                    raise _Error(422, "MODEL_ERROR", f"{type(exc).__name__}: {exc}") from None
                 for kind, status, reason in _RUN_ERRORS:
                     if isinstance(exc, kind):
                         headers = {"Retry-After": "1"} if status == 503 else None
