@@ -375,10 +375,16 @@ def test_request_timeout(serve_server):
     key = _failure_key("slow", "TIMEOUT", 504)
     before = metrics(serve_server)
     first = _slow(client, 512)
-    # wait until the first is running, so the second queues behind it
+    # wait until the first is running, so the second queues behind it (tritonclient's
+    # async requests go out while this thread waits in gevent)
+    import gevent
+
     for _ in range(1000):
+        gevent.sleep(0.005)
         if metrics(serve_server)['nv_inference_running_request_count{model="slow"}'] >= 1:
             break
+    else:
+        raise AssertionError("the first request never ran")
     second = _slow(client, 64, timeout=1000)
     with pytest.raises(InferenceServerException) as err:
         second.get_result()

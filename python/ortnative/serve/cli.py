@@ -4,6 +4,7 @@ Starlette, uvicorn, Ray) are imported when the command runs."""
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import Any
 
@@ -108,6 +109,20 @@ def settings(args: argparse.Namespace) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ..errors import Error
+
+    try:
+        return _serve(args)
+    except Error as exc:
+        message = f"ortnative: {type(exc).__name__}: {exc}"
+    # A failed start's scheduler goes now, not while the interpreter finalises (see
+    # ortnative.serve.server.run).
+    gc.collect()
+    print(message, file=sys.stderr)
+    return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
     cfg = settings(args)
     if args.ray:
         from .ray import run_ray

@@ -498,12 +498,18 @@ def asgi_app(cfg: ServeConfig, log: Any = None) -> Starlette:
     )
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to HOST:PORT but not listening yet: a port in use fails at once,
+    and no connection is accepted before the models are loaded."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        return socket.create_server((host, port), family=family, backlog=2048)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
     except OSError as exc:
+        sock.close()
         raise errors.InvalidArgumentError(f"cannot listen on {host}:{port}: {exc}") from None
+    return sock
 
 
 def run(cfg: ServeConfig) -> int:
@@ -524,11 +530,15 @@ def _run(cfg: ServeConfig) -> int:
         print(msg, flush=True)
 
     token = cfg.auth_token()
-    say(f"ortnative serve: loading {len(cfg.models)} model(s)")
-    application = asgi_app(cfg, say)
-    srv: _Server = application.state.ortnative
-    sock = _listen(cfg.host, cfg.port)
+    sock = _bind(cfg.host, cfg.port)
     host, port = sock.getsockname()[:2]
+    say(f"ortnative serve: loading {len(cfg.models)} model(s)")
+    try:
+        application = asgi_app(cfg, say)
+    except BaseException:
+        sock.close()
+        raise
+    srv: _Server = application.state.ortnative
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -549,6 +559,7 @@ def _run(cfg: ServeConfig) -> int:
     )
     server = Server(config)
     url_host = f"[{host}]" if ":" in host else host
+    sock.listen(2048)  # now that the models are ready (uvicorn accepts from here on)
     say(
         f"ortnative serve: listening on http://{url_host}:{port} (backend "
         f"{srv.scheduler.backend}, {srv.scheduler.threads} threads; auth: "
