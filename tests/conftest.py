@@ -164,7 +164,7 @@ def serve_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     paths = write_models(str(tmp))
     config = tmp / "serve.toml"
     config.write_text(SERVE_CONFIG)
-    server = start(str(tmp), [*paths.values(), "--config", str(config)], backend)
+    server = start(str(tmp), [*paths.values(), "--config", str(config)], backend, track=False)
     server.paths = paths
     yield server
     rc = server.stop()

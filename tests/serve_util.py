@@ -47,6 +47,16 @@ def need(module: str) -> ModuleType:
         pytest.skip(f"{module} is not installed (pip install '.[test]'): {exc}")
 
 
+def need_installed(module: str) -> None:
+    """As :func:`need`, without importing MODULE here (for what a subprocess imports)."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the server tests, but {module} is missing")
+        pytest.skip(f"{module} is not installed (pip install '.[test]')")
+
+
 def slow_model(steps: int = 12) -> bytes:
     """``y = x @ x @ ... @ x`` (STEPS products) over float32 [N, K, K]: a run's time grows
     with K^3, so a test picks how long a request keeps the model busy."""
@@ -120,15 +130,30 @@ class Server:
             raise AssertionError(f"the server did not stop on {sig!r}:\n{self.output()}") from None
 
 
+_STARTED: list[Server] = []
+
+
+def stop_leftovers() -> None:
+    """Kills every server a test started and did not stop (say, a failed assertion came
+    first): no test leaves a process behind."""
+    while _STARTED:
+        server = _STARTED.pop()
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
 def start(
     tmp: str,
     args: list[str],
     backend: str,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    track: bool = True,
 ) -> Server:
     """Starts ``python -m ortnative serve ARGS --port 0`` on BACKEND and waits until it
-    says where it listens."""
+    says where it listens. With TRACK, :func:`stop_leftovers` kills it if the test
+    does not stop it."""
     full_env = {**os.environ, "ORTNATIVE_BACKEND": backend, **(env or {})}
     full_env.pop("ORTNATIVE_SERVE_TOKEN", None)
     full_env.update(env or {})
@@ -143,6 +168,8 @@ def start(
             env=full_env,
         )
     server = Server(proc, 0, out, err, backend)
+    if track:
+        _STARTED.append(server)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", server.output())

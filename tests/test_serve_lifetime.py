@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import require_backend
-from serve_util import metrics, need, slow_model, start, write_models
+from serve_util import metrics, need, slow_model, start, stop_leftovers, write_models
 
 DRAIN_CONFIG = """
 [server]
@@ -29,6 +29,12 @@ max_queue_size = 256
 [models.slow.session]
 intra_op_threads = 1
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_behind() -> Any:
+    yield
+    stop_leftovers()
 
 
 @pytest.fixture

@@ -122,6 +122,26 @@ _RUN_ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
 )
 
 
+class _Closed:
+    """Stands in for the scheduler once an owning app has shut down."""
+
+    closed = True
+    backend = "closed"
+    threads = 0
+
+    async def infer(self, *args: Any, **kw: Any) -> Any:
+        raise errors.SchedulerClosedError("the server is shutting down")
+
+    def metrics_text(self, prefix: str) -> str:
+        return ""
+
+    def close(self, drain: bool = True) -> None:
+        pass
+
+
+_CLOSED: Any = _Closed()
+
+
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status, headers, media_type="application/json")
 
@@ -399,7 +419,12 @@ def _make(
         if close_scheduler:
             # In-flight HTTP requests are done (or were cancelled at the drain timeout);
             # what is still queued has nobody waiting.
-            await asyncio.to_thread(scheduler.close, False)
+            await asyncio.to_thread(srv.scheduler.close, False)
+            # Let the scheduler go now rather than when the interpreter finalises (a
+            # native Scheduler alive then hangs the process's exit in its __del__;
+            # reported to the bindings' owner). Nothing else refers to it.
+            srv.scheduler = _CLOSED
+            gc.collect()
 
     routes = [
         Route("/v2/health/live", srv.live),
