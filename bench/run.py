@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-SUITES = ["session", "preprocess", "scheduler"]
+SUITES = ["session", "preprocess", "scheduler", "serve"]
 
 
 def main(argv: list[str]) -> int:
