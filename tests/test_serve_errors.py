@@ -9,6 +9,7 @@ import gzip
 import json
 import re
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -368,30 +369,34 @@ def test_queue_full(serve_server):
 
 def test_request_timeout(serve_server):
     """A request still queued at its deadline (the ``timeout`` parameter, in us) gets 504."""
+    import concurrent.futures
+
     import tritonclient.http as th
     from tritonclient.utils import InferenceServerException
 
-    client = th.InferenceServerClient(serve_server.url, concurrency=4, network_timeout=120)
+    def slow(k: int, **kw: Any) -> np.ndarray:
+        client = th.InferenceServerClient(serve_server.url, network_timeout=120)
+        try:
+            x = np.zeros((1, k, k), np.float32)
+            inp = th.InferInput("x", [1, k, k], "FP32").set_data_from_numpy(x)
+            return client.infer("slow", [inp], **kw).as_numpy("y")
+        finally:
+            client.close()
+
     key = _failure_key("slow", "TIMEOUT", 504)
     before = metrics(serve_server)
-    first = _slow(client, 512)
-    # wait until the first is running, so the second queues behind it (tritonclient's
-    # async requests go out while this thread waits in gevent)
-    import gevent
-
-    for _ in range(1000):
-        gevent.sleep(0.005)
-        if metrics(serve_server)['nv_inference_running_request_count{model="slow"}'] >= 1:
-            break
-    else:
-        raise AssertionError("the first request never ran")
-    second = _slow(client, 64, timeout=1000)
-    with pytest.raises(InferenceServerException) as err:
-        second.get_result()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(slow, 512)  # about 0.2 s of work
+        # once it runs, the next request queues behind it (one replica)
+        deadline = time.monotonic() + 60
+        while metrics(serve_server)['nv_inference_running_request_count{model="slow"}'] < 1:
+            assert time.monotonic() < deadline, "the first request never ran"
+            time.sleep(0.002)
+        with pytest.raises(InferenceServerException) as err:
+            slow(64, timeout=1000)
+        assert first.result().shape == (1, 512, 512)
     assert err.value.status() == "504"
     assert "RequestTimeoutError" in err.value.message()
-    assert first.get_result().as_numpy("y").shape == (1, 512, 512)
-    client.close()
     assert metrics(serve_server)[key] == before.get(key, 0) + 1
 
 

@@ -92,7 +92,8 @@ def test_ray_serve_two_replicas(backend, tmp_path):
         assert all(served.values()), f"one replica served nothing: {served}"
         # The local cluster talks over loopback only (see ortnative.serve.ray.run_ray).
         for p in [psutil.Process(proc.pid), *ray_procs]:
-            for conn in p.net_connections(kind="inet"):
+            conns = p.net_connections if hasattr(p, "net_connections") else p.connections
+            for conn in conns(kind="inet"):
                 for addr in (conn.laddr, conn.raddr):
                     if addr and conn.status != psutil.CONN_LISTEN:
                         assert addr.ip in LOOPBACK, (p.cmdline(), conn)
