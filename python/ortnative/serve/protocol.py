@@ -17,6 +17,7 @@ and the ``{"error": ...}`` message: nothing here may raise anything else on bad 
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Mapping, Sequence
@@ -70,11 +71,19 @@ class ProtocolError(Exception):
         self.reason = reason
 
 
+_DATATYPE_OF: dict[np.dtype, str | None] = {}  # a cache: this runs for every tensor
+
+
 def datatype_of(dtype: np.dtype | None) -> str | None:
     """The v2 datatype of a NumPy dtype (None: the protocol has none for it)."""
     if dtype is None:
         return None
-    return _BY_NUMPY.get("object" if dtype == np.dtype(object) else dtype.name)
+    try:
+        return _DATATYPE_OF[dtype]
+    except KeyError:
+        found = _BY_NUMPY.get("object" if dtype == np.dtype(object) else dtype.name)
+        _DATATYPE_OF[dtype] = found
+        return found
 
 
 def v2_shape(shape: Sequence[int | str | None]) -> list[int]:
@@ -82,6 +91,7 @@ def v2_shape(shape: Sequence[int | str | None]) -> list[int]:
     return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
 
 
+@functools.cache
 def _numpy_dtype(datatype: str) -> np.dtype:
     name = DATATYPES[datatype]
     if name == "bfloat16":
