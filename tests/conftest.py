@@ -150,6 +150,13 @@ max_queue_delay_ms = 1
 
 [models.two]
 priority_levels = 3
+
+[models.cnn_pre]        # clients send raw BGR images; the server preprocesses them
+max_batch_size = 4
+[models.cnn_pre.preprocess]
+scale = 0.00392156862745098
+mean = [0.485, 0.456, 0.406]
+std = [0.229, 0.224, 0.225]
 """
 
 

@@ -86,6 +86,7 @@ def write_models(root: str) -> dict[str, str]:
         "gather": models.gather(),
         "slow": slow_model(48),  # K=512: about 0.2 s a run
         "fixed": models.fixed_output(),
+        "cnn_pre": models.small_cnn(classes=10, size=32),
     }
     for v2, np_name in DTYPES.items():
         made[f"id_{v2.lower()}"] = models.identity(np_name)

@@ -238,3 +238,24 @@ def test_metrics(client, serve_server):
     assert after[key] == before.get(key, 0) + 1
     assert 'nv_inference_pending_request_count{model="mlp"}' in after
     assert 'nv_inference_request_duration_us{model="mlp"}' in after
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_raw_images_through_the_preprocessor(client, serve_server, binary):
+    """A model configured with [preprocess] takes raw uint8 images; the server runs
+    ImagePreprocessor (size, layout and dtype from the model) before the model."""
+    import ortnative as ortn
+
+    meta = client.get_model_metadata("cnn_pre")
+    assert meta["inputs"] == [{"name": "image", "datatype": "UINT8", "shape": [-1, -1, -1, 3]}]
+    images = np.random.default_rng(3).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    pre = ortn.ImagePreprocessor(
+        size=(32, 32),
+        scale=1 / 255,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        backend=serve_server.backend,
+    )
+    (want,) = _reference(serve_server.paths["cnn_pre"], {"image": pre(images)})
+    r = infer(client, "cnn_pre", {"image": images}, {"image": "UINT8"}, binary=binary)
+    np.testing.assert_allclose(r.as_numpy("probs"), want, rtol=1e-5, atol=1e-6)

@@ -158,6 +158,8 @@ def test_builtin_defaults():
         ),
         ("[models.m]\npath = 'm.onnx'\npreferred_batch_sizes = [8]\n", "above max_batch_size"),
         ("[server\n", "not valid TOML"),
+        ("[models.m]\npath = 'm.onnx'\n[models.m.preprocess]\nsizes = 3\n", "preprocess option"),
+        ("[defaults.preprocess]\nscale = 1.0\n", r"\[defaults\]: unknown setting 'preprocess'"),
     ],
 )
 def test_bad_config(tmp_path, text, message):

@@ -218,6 +218,7 @@ def test_startup_errors(backend, tmp_path):
     (tmp_path / "b").mkdir()
     paths = write_models(str(tmp_path / "a"))
     (tmp_path / "b" / "mlp.onnx").write_bytes((tmp_path / "a" / "mlp.onnx").read_bytes())
+    (tmp_path / "pre.toml").write_text("[models.mlp.preprocess]\nscale = 1.0\n")
     cases = [
         (["missing.onnx"], "ModelLoadError"),
         (["broken.onnx"], "ModelLoadError"),
@@ -228,6 +229,7 @@ def test_startup_errors(backend, tmp_path):
         ([paths["mlp"], "--max-batch-size", "0"], "max_batch_size must be an int from 1"),
         ([paths["mlp"], "--metrics-prefix", "9bad"], "prefix must start a Prometheus"),
         ([paths["id_bytes"], "--max-batch-size", "4"], "not a numeric tensor"),
+        ([paths["mlp"], "--config", "pre.toml"], "is not an image batch"),
     ]
     for args, message in cases:
         proc = _serve_cli([*args, "--port", "0"], backend, str(tmp_path))

@@ -32,6 +32,12 @@ The schema (TOML shown; YAML has the same keys, and needs PyYAML)::
     intra_op_threads = 1
     graph_optimization = "all"
 
+    [models.cnn.preprocess]   # clients send raw images: UINT8 [N, H, W, C]
+    input_order = "bgr"       # ImagePreprocessor options; size, layout and dtype
+    mean = [0.485, 0.456, 0.406]  # come from the model's image input
+    std = [0.229, 0.224, 0.225]
+    scale = 0.00392156862745098
+
 A model named on the command line (``serve path/mlp.onnx``) is called after its file's
 stem (``mlp``); a ``[models.mlp]`` table without ``path`` then gives its settings. A
 model's setting comes from its own table, else from the command line's options, else
@@ -52,6 +58,22 @@ from ..errors import InvalidArgumentError
 __all__ = ["ModelConfig", "ServeConfig", "load_file", "resolve"]
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_PREPROCESS_KEYS = (
+    "input",
+    "size",
+    "resize",
+    "fit",
+    "align",
+    "input_order",
+    "output_order",
+    "scale",
+    "mean",
+    "std",
+    "pad_value",
+    "layout",
+    "dtype",
+    "threads",
+)
 _SESSION_KEYS = (
     "providers",
     "intra_op_threads",
@@ -78,6 +100,7 @@ class ModelConfig:
     default_priority_level: int | None = None  # None: the middle level
     warmup: bool = False
     session: dict[str, Any] = field(default_factory=dict)
+    preprocess: dict[str, Any] | None = None
 
     def scheduler_kwargs(self) -> dict[str, Any]:
         """What :meth:`ortnative.Scheduler.add_model` takes, besides name and model."""
@@ -192,6 +215,18 @@ def _check(where: str, key: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(is_int(v) and v >= 1 for v in value):
             raise _bad(where, f"preferred_batch_sizes must be a list of ints >= 1, got {value!r}")
         return list(value)
+    if key == "preprocess":
+        if not isinstance(value, dict):
+            raise _bad(
+                where, f"preprocess must be a table of ImagePreprocessor options, got {value!r}"
+            )
+        unknown = sorted(set(value) - set(_PREPROCESS_KEYS))
+        if unknown:
+            raise _bad(
+                where,
+                f"unknown preprocess option {unknown[0]!r} (options: {', '.join(_PREPROCESS_KEYS)})",
+            )
+        return dict(value)
     if key == "session":
         if not isinstance(value, dict):
             raise _bad(where, f"session must be a table of Session options, got {value!r}")
@@ -244,7 +279,9 @@ def parse(data: Any, where: str, base_dir: str = ".") -> FileSettings:
         raise _bad(where, f"unknown section {unknown[0]!r} (sections: server, defaults, models)")
     out = FileSettings()
     out.server = _table(f"{where} [server]", data.get("server", {}), _SERVER_KEYS)
-    out.defaults = _table(f"{where} [defaults]", data.get("defaults", {}), _MODEL_KEYS - {"path"})
+    out.defaults = _table(
+        f"{where} [defaults]", data.get("defaults", {}), _MODEL_KEYS - {"path", "preprocess"}
+    )
     models = data.get("models", {})
     if not isinstance(models, dict):
         raise _bad(where, "[models] must be a table of model tables")
@@ -305,7 +342,9 @@ def resolve(
     [defaults]."""
     file = file or FileSettings()
     cli_server = _table("command line", dict(server or {}), _SERVER_KEYS)
-    cli_model = _table("command line", dict(model_options or {}), _MODEL_KEYS - {"path"})
+    cli_model = _table(
+        "command line", dict(model_options or {}), _MODEL_KEYS - {"path", "preprocess"}
+    )
     cfg = ServeConfig(**{**file.server, **cli_server})
     tables = dict(file.models)
     order: list[str] = []

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -41,6 +42,7 @@ from ..scheduler import Scheduler
 from .protocol import ProtocolError, datatype_of, decode_request, encode_response, v2_shape
 
 if TYPE_CHECKING:
+    from ..preprocess import ImagePreprocessor
     from ..session import ModelSource, Session
     from .config import ServeConfig
 
@@ -63,6 +65,8 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     priority_levels: int = 1
     default_priority_level: int = 1
+    preprocessor: ImagePreprocessor | None = None  # makes image_input from raw images
+    image_input: str | None = None
 
     @classmethod
     def of(
@@ -73,16 +77,38 @@ class ModelInfo:
         priority_levels: int = 1,
         default_priority_level: int | None = None,
         backend: str | None = None,
+        preprocess: Mapping[str, Any] | None = None,
     ) -> ModelInfo:
+        """PREPROCESS: :class:`ortnative.ImagePreprocessor` options (plus ``input``, the
+        image input's name when the model has several): clients then send that input
+        as raw images, UINT8 [N, H, W, C], and the server makes the model's tensor."""
+        from ..preprocess import ImagePreprocessor
         from ..session import Session
 
-        if isinstance(model, Session):
-            inputs, outputs = model.inputs, model.outputs
-        else:
-            # Loaded only to read its signature, without graph optimisation, then dropped.
-            sess = Session(model, graph_optimization="disable", backend=backend)
-            inputs, outputs = sess.inputs, sess.outputs
-            sess.close()
+        # Loaded only to read its signature, without graph optimisation, then dropped.
+        sess = (
+            model
+            if isinstance(model, Session)
+            else Session(model, graph_optimization="disable", backend=backend)
+        )
+        inputs, outputs = list(sess.inputs), list(sess.outputs)
+        pre = image_input = None
+        try:
+            if preprocess is not None:
+                options = dict(preprocess)
+                image_input = options.pop("input", None)
+                pre = ImagePreprocessor.for_session(sess, image_input, **options)
+                image_input = image_input or inputs[0].name
+                channels = _CHANNELS[pre.input_order]
+                inputs = [
+                    TensorInfo(t.name, np.dtype(np.uint8), (None, None, None, channels))
+                    if t.name == image_input
+                    else t
+                    for t in inputs
+                ]
+        finally:
+            if sess is not model:
+                sess.close()
         for t in (*inputs, *outputs):
             if datatype_of(t.dtype) is None:
                 raise errors.InvalidArgumentError(
@@ -94,7 +120,10 @@ class ModelInfo:
             if default_priority_level is None
             else (default_priority_level)
         )
-        return cls(name, tuple(inputs), tuple(outputs), priority_levels, default)
+        return cls(name, tuple(inputs), tuple(outputs), priority_levels, default, pre, image_input)
+
+
+_CHANNELS = {"bgr": 3, "rgb": 3, "bgra": 4, "rgba": 4, "gray": 1}
 
 
 def _tensor_meta(t: TensorInfo) -> dict[str, Any]:
@@ -313,6 +342,14 @@ class _Server:
                 )
             except ProtocolError as exc:
                 raise _Error(exc.status, exc.reason, str(exc)) from None
+            if m.preprocessor is not None:
+                assert m.image_input is not None
+                try:  # native preprocessing releases the GIL: off the event loop
+                    req.feeds[m.image_input] = await asyncio.to_thread(
+                        m.preprocessor, req.feeds[m.image_input]
+                    )
+                except errors.Error as exc:
+                    raise _Error(400, "INVALID_REQUEST", f"{type(exc).__name__}: {exc}") from None
             level = req.priority or m.default_priority_level
             if level > m.priority_levels:
                 raise _Error(
@@ -494,6 +531,7 @@ def build(cfg: ServeConfig, log: Any = None) -> tuple[Scheduler, dict[str, Model
                 priority_levels=m.priority_levels,
                 default_priority_level=m.default_priority,
                 backend=sched.backend,
+                preprocess=m.preprocess,
             )
             if log:
                 sig = ", ".join(
