@@ -90,6 +90,8 @@ def run_ray(
         # loopback address, not the machine's network address: Ray's single-node mode
         # (its default on macOS and Windows). Read when ray is first imported.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # and reports no usage statistics to Ray's servers (set it to 1 to allow)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     serve = _import_ray()
     import ray
 
