@@ -81,12 +81,19 @@ def test_ray_serve_two_replicas(backend, tmp_path):
 
         # Each replica has its own scheduler and /metrics, and logs each request it
         # answers: together they answered every request exactly once.
-        served = {}
         pattern = os.path.join(os.environ["RAY_TMPDIR"], "ray", "session_2*", "logs", "serve")
-        logs = glob.glob(os.path.join(pattern, "replica_ortnative_*.log"))
-        for log in logs:
-            with open(log) as f:  # Ray logs the route: /v2/models/{name}/infer
-                served[log] = sum("POST /v2/models/{name}/infer 200" in line for line in f)
+        deadline = time.monotonic() + 60
+        settled = False
+        while True:  # Ray writes its logs asynchronously: wait until all lines are in
+            served = {}
+            logs = glob.glob(os.path.join(pattern, "replica_ortnative_*.log"))
+            for log in logs:
+                with open(log) as f:  # Ray logs the route: /v2/models/{name}/infer
+                    served[log] = sum("POST /v2/models/{name}/infer 200" in line for line in f)
+            if time.monotonic() > deadline or (sum(served.values()) >= N and settled):
+                break
+            settled = sum(served.values()) >= N  # then once more, a second later: no extras
+            time.sleep(1.0 if settled else 0.5)
         assert len(served) == 2, logs
         assert sum(served.values()) == N, served
         assert all(served.values()), f"one replica served nothing: {served}"
