@@ -144,3 +144,53 @@ def run_threads(n: int, fn: Callable[[int], Any]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+# The server's tests (tests/test_serve*.py) share one server per backend, started once as
+# a real process (`python -m ortnative serve ...`, see tests/serve_util.py).
+SERVE_CONFIG = """
+[server]
+threads = 2
+max_body_mb = 2
+
+[models.mlp]            # batches concurrent clients: a wide window, so they meet
+max_batch_size = 16
+max_queue_delay_ms = 20
+
+[models.slow]           # one run at a time, one request waiting at most
+max_queue_size = 1
+[models.slow.session]
+intra_op_threads = 1
+
+[models.gather]
+max_batch_size = 4
+max_queue_delay_ms = 1
+
+[models.two]
+priority_levels = 3
+
+[models.cnn_pre]        # clients send raw BGR images; the server preprocesses them
+max_batch_size = 4
+[models.cnn_pre.preprocess]
+scale = 0.00392156862745098
+mean = [0.485, 0.456, 0.406]
+std = [0.229, 0.224, 0.225]
+"""
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def serve_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from serve_util import need, start, write_models
+
+    backend = require_backend(request.param)
+    need("tritonclient.http")
+    need("httpx")
+    tmp = tmp_path_factory.mktemp(f"serve-{backend}")
+    paths = write_models(str(tmp))
+    config = tmp / "serve.toml"
+    config.write_text(SERVE_CONFIG)
+    server = start(str(tmp), [*paths.values(), "--config", str(config)], backend, track=False)
+    server.paths = paths
+    yield server
+    rc = server.stop()
+    assert rc == 0, server.output()

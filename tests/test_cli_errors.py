@@ -43,7 +43,7 @@ CASES = [
         2,
         "usage",
         r"^ortnative: error: argument command: invalid choice: 'bogus' "
-        r"\(choose from '?demo'?, '?info'?, '?version'?, '?run'?\)$",
+        r"\(choose from '?demo'?, '?info'?, '?version'?, '?run'?, '?serve'?\)$",
     ),
     Case(
         "cli-runs",

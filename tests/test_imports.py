@@ -324,3 +324,23 @@ def test_set_global_thread_pools_after_start_is_refused():
     """)
     assert proc.returncode == 0, proc.stderr
     assert "the shared thread pools already exist (intra=2, inter=1)" in proc.stdout
+
+
+def test_optional_extras_stay_unimported():
+    """``import ortnative`` and its command line (parsing included, serve's options too)
+    import no server, Ray or serving library; ``ortnative.serve`` imports Starlette only
+    when its app is used."""
+    proc = _python(
+        """
+        import sys, ortnative, ortnative.cli, ortnative.serve, ortnative.serve.config
+        ortnative.cli.build_parser().parse_args(["serve", "m.onnx", "--max-batch-size", "4"])
+        heavy = ("starlette", "uvicorn", "orjson", "ray", "fastapi", "yaml", "tritonclient")
+        loaded = sorted(m for m in heavy if m in sys.modules)
+        print("loaded:", loaded)
+        from ortnative.serve import app
+        print("after app:", "starlette" in sys.modules)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "loaded: []" in proc.stdout
+    assert "after app: True" in proc.stdout

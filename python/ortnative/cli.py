@@ -9,6 +9,8 @@
 - ``ortnative run SCRIPT [ARGS...]`` / ``ortnative run -m MODULE [ARGS...]``: runs a
   program unchanged with ``ortnative.compat`` installed (its ``onnxruntime.InferenceSession``
   is ortnative's).
+- ``ortnative serve MODEL.onnx ...``: serve models over HTTP with the Open Inference
+  Protocol (``ortnative.serve``; needs the ``serve`` extra).
 """
 
 from __future__ import annotations
@@ -330,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run SCRIPT [ARGS...] | run -m MODULE [ARGS...]",
         add_help=False,
     )
+    from .serve.cli import add_parser  # argparse only: no server library is imported
+
+    add_parser(sub)
     return p
 
 

@@ -115,7 +115,7 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     @_native.setter
     def _native(self, state: Any) -> None:
         self.__dict__["_native_state"] = state
-        if self._done_callbacks or self.__dict__["_waiter_list"]:
+        if self.__dict__.get("_done_callbacks") or self.__dict__["_waiter_list"]:
             state.want_notify(self)  # told before it was submitted
 
     # -- how a request's future ends (both backends; GIL held) --------------------------
