@@ -198,16 +198,18 @@ class PythonScheduler:
             for i in range(self.threads)
         ]
         # Python 3.12+ refuses new threads once the interpreter is shutting down (atexit
-        # handlers included): a scheduler made then has none, and runs each request on
-        # the thread that submits it (see _run_inline). The first start tells.
+        # handlers included): a scheduler made then runs each request on the thread that
+        # submits it (see _run_inline); the threads that did start end with close().
         self._inline = False
-        try:
-            self._threads[0].start()
-        except RuntimeError:
-            self._threads = []
-            self._inline = True
-        for t in self._threads[1:]:
-            t.start()
+        started = []
+        for t in self._threads:
+            try:
+                t.start()
+            except RuntimeError:
+                self._inline = True
+                break
+            started.append(t)
+        self._threads = started
 
     # -- models ----------------------------------------------------------------------
     def add_model(self, name: str, session: PythonSession, config: ModelConfig) -> None:

@@ -22,11 +22,19 @@ def on_signal(_signum: int, _frame: object) -> None:
 signal.signal(signal.SIGUSR1, on_signal)
 
 
+def submit() -> None:
+    while True:
+        try:
+            exitlib.watch(S.submit("m", {"x": X}))
+            return
+        except ortn.QueueFullError:
+            time.sleep(0.001)  # backpressure: try again
+
+
 def client() -> None:
     try:
         while True:
-            exitlib.watch(S.submit("m", {"x": X}))
-            time.sleep(0)
+            submit()
     except ortn.SchedulerClosedError:
         pass
 
@@ -35,11 +43,11 @@ threads = [threading.Thread(target=client) for _ in range(3)]
 for t in threads:
     t.start()
 for _ in range(200):  # the main thread submits too: the signal may land inside submit
-    exitlib.watch(S.submit("m", {"x": X}))
+    submit()
 os.kill(os.getpid(), signal.SIGUSR1)
 for _ in range(100):
     try:
-        exitlib.watch(S.submit("m", {"x": X}))
+        submit()
     except ortn.SchedulerClosedError:
         break
 closed.wait(10)
