@@ -250,3 +250,42 @@ def sequence_model() -> bytes:
         ],
     )
     return _model(graph)
+
+
+def loop(size: int = 64, seed: int = 0) -> bytes:
+    """``y = Loop(n) { x = Tanh(MatMul(x, w)) }``: x and y float32 [size, size], n an int64
+    scalar input giving the iterations, so one run takes as long as asked (for stopping
+    runs with ``RunOptions.terminate()``)."""
+    onnx = _onnx()
+    h = onnx.helper
+    f = onnx.TensorProto.FLOAT
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((size, size)) / np.sqrt(size)).astype(np.float32)
+    body = h.make_graph(
+        [
+            h.make_node("MatMul", ["x_in", "w"], ["m"]),
+            h.make_node("Tanh", ["m"], ["x_out"]),
+            h.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "body",
+        [
+            h.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
+            h.make_tensor_value_info("cond_in", onnx.TensorProto.BOOL, []),
+            h.make_tensor_value_info("x_in", f, [size, size]),
+        ],
+        [
+            h.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
+            h.make_tensor_value_info("x_out", f, [size, size]),
+        ],
+    )
+    graph = h.make_graph(
+        [h.make_node("Loop", ["n", "", "x"], ["y"], body=body)],
+        "loop",
+        [
+            h.make_tensor_value_info("x", f, [size, size]),
+            h.make_tensor_value_info("n", onnx.TensorProto.INT64, []),
+        ],
+        [h.make_tensor_value_info("y", f, [size, size])],
+        [_init("w", w)],
+    )
+    return _model(graph)
