@@ -341,6 +341,10 @@ std::string request_timed_out(int64_t timeout_us) {
 
 std::string request_cancelled() { return "request cancelled before it ran"; }
 
+std::string request_cancelled_running() {
+  return "request cancelled while it ran (its run was stopped)";
+}
+
 std::string closed_before_run() { return "the scheduler was closed before the request ran"; }
 
 std::string scheduler_closed_request() { return "the scheduler is closed; request refused"; }

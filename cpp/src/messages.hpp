@@ -101,6 +101,7 @@ std::string image_size(int64_t height, int64_t width);
 
 std::string request_timed_out(int64_t timeout_us);
 std::string request_cancelled();
+std::string request_cancelled_running();
 std::string closed_before_run();
 std::string scheduler_closed_request();
 std::string scheduler_closed_model(std::string_view name);

@@ -286,10 +286,14 @@ void Scheduler::Impl::begin_batch(Model& m, Batch& batch, Clock::time_point now,
   auto& slot = m.slots[static_cast<std::size_t>(batch.slot)];
   if (!slot) slot = std::make_unique<sched::Slot>();
   batch.staging = slot.get();
+  // A cancel() from here on stops this batch's run; one that stopped the slot's last
+  // batch is over.
+  slot->run_options.unset_terminate();
   ++m.busy;
   m.running += batch.reqs.size();
   for (const auto& r : batch.reqs) {
     m.queue_us.add(std::chrono::duration<double, std::micro>(now - r->submitted).count());
+    running.emplace(r->id, std::make_pair(r.get(), &slot->run_options));
   }
 }
 
@@ -324,8 +328,15 @@ void Scheduler::Impl::finish(Batch& batch, std::vector<Ending>& endings, bool re
   ++m.batch_sizes[batch.rows];
   if (retried) ++m.retried_batches;
   const double compute = std::chrono::duration<double, std::micro>(done - batch.started).count();
-  for (const Ending& e : endings) {
-    if (e.response.ok()) {
+  for (Ending& e : endings) {
+    running.erase(e.req->id);
+    if (e.req->cancelled.load(std::memory_order_relaxed)) {
+      // cancel() said so while it ran: cancelled, whatever its run gave.
+      ++m.cancelled;
+      e.response.outputs.clear();
+      e.response.error = std::make_exception_ptr(
+          CancelledError(m.label + ": " + msg::request_cancelled_running()));
+    } else if (e.response.ok()) {
       ++m.completed;
     } else {
       ++m.failed;
@@ -465,6 +476,7 @@ void Scheduler::add_model(const std::string& name, std::shared_ptr<Session> sess
   m->preferred.erase(std::unique(m->preferred.begin(), m->preferred.end()), m->preferred.end());
   for (std::size_t k = 0; k < m->session->outputs().size(); ++k) m->all_outputs.push_back(k);
   m->slots.resize(static_cast<std::size_t>(config.replicas));
+  for (auto& slot : m->slots) slot = std::make_unique<sched::Slot>();  // with run options
   for (int r = config.replicas - 1; r >= 0; --r) m->free_slots.push_back(r);
   {
     // The name is taken from here on (a second add_model of it is refused, a submit is
@@ -685,6 +697,14 @@ bool Scheduler::cancel(RequestId id) {
   std::vector<Ending> ended;
   {
     std::lock_guard<std::mutex> g(s.mu);
+    auto run = s.running.find(id);
+    if (run != s.running.end()) {
+      // Running: stop its batch's run; the worker ends it (finish() makes it cancelled)
+      // and runs the others of its batch again, alone.
+      run->second.first->cancelled.store(true, std::memory_order_seq_cst);
+      run->second.second->terminate();
+      return true;
+    }
     for (auto& mp : s.models) {
       Model& m = *mp;
       for (const Level& l : m.levels) {

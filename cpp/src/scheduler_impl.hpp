@@ -56,6 +56,10 @@ struct Pending {
   std::multimap<Clock::time_point, Pending*>::iterator deadline_pos;
   Request request;
   Callback on_done;
+  // Set (under Impl::mu) when cancel() came while the request was running: it then ends
+  // with CancelledError however its run ended (finish() decides, under mu), and is not
+  // run again. Read without the lock by the worker running its batch.
+  std::atomic<bool> cancelled{false};
 };
 
 // A request that has ended and whose callback is due.
@@ -95,10 +99,13 @@ class Samples {
   double sum_ = 0;
 };
 
-// A replica slot's staging buffers: one per input, grown on demand, reused.
+// A replica slot's staging buffers (one per input, grown on demand, reused) and the run
+// options of its runs: cancel() of a request its batch runs terminates them (reset, under
+// Impl::mu, when a batch begins).
 struct Slot {
   std::vector<std::vector<std::byte>> inputs;
   std::vector<std::vector<int64_t>> shapes;
+  RunOptions run_options;
 };
 
 struct Model {
@@ -211,6 +218,8 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   std::condition_variable inline_cv;  // close(): the last request run by its caller ended
   int inline_runs = 0;                // requests being run by their caller (run())
   std::multimap<sched::Clock::time_point, sched::Pending*> deadlines;
+  // Requests in batches being run, with the run options of their slot (for cancel()).
+  std::unordered_map<RequestId, std::pair<sched::Pending*, RunOptions*>> running;
   sched::Clock::time_point timer_wake = sched::kNever;   // when the timer sleeps until
   sched::Clock::time_point worker_wake = sched::kNever;  // earliest timed wait of a worker
   std::size_t queued_total = 0;

@@ -140,6 +140,40 @@ inline std::string loop_model() {
   return model(g);
 }
 
+// As loop_model, batchable: x, y float32 [N, 64] and n int64 [N]; the Loop runs
+// ReduceMax(n) times, so a batch runs as long as its longest request asks.
+inline std::string batch_loop_model() {
+  Proto graph_attr;
+  Proto body;
+  body.message(1, node("MatMul", {"x_in", "w"}, {"m"}));
+  body.message(1, node("Tanh", {"m"}, {"x_out"}));
+  body.message(1, node("Identity", {"cond_in"}, {"cond_out"}));
+  body.bytes(2, "body");
+  body.message(11, value_info("i", 7, {}));
+  body.message(11, value_info("cond_in", 9, {}));
+  body.message(11, value_info("x_in", 1, {{-1, "N"}, {64, ""}}));
+  body.message(12, value_info("cond_out", 9, {}));
+  body.message(12, value_info("x_out", 1, {{-1, "N"}, {64, ""}}));
+  graph_attr.bytes(1, "body").message(6, body).varint(20, 5);
+  Proto keepdims;  // AttributeProto: name 1, i 3, type 20 (INT = 2)
+  keepdims.bytes(1, "keepdims").varint(3, 0).varint(20, 2);
+  Proto reduce = node("ReduceMax", {"n"}, {"trips"});
+  reduce.message(5, keepdims);
+  Proto loop = node("Loop", {"trips", "", "x"}, {"y"});
+  loop.message(5, graph_attr);
+  std::vector<float> w(64 * 64);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i % 7 == 0 ? 0.1f : -0.01f);
+  Proto g;
+  g.message(1, reduce);
+  g.message(1, loop);
+  g.bytes(2, "batch_loop");
+  g.message(5, float_initializer("w", {64, 64}, w));
+  g.message(11, value_info("x", 1, {{-1, "N"}, {64, ""}}));
+  g.message(11, value_info("n", 7, {{-1, "N"}}));
+  g.message(12, value_info("y", 1, {{-1, "N"}, {64, ""}}));
+  return model(g);
+}
+
 // probabilities = ZipMap(p) over p: float32 [N, 2], with class labels 10 and 20: a
 // sequence of maps from int64 to float, as scikit-learn classifiers converted by skl2onnx
 // return them.

@@ -542,13 +542,18 @@ class PythonSession:
                     ort_feeds[spec.name] = value
         return given, ort_feeds
 
-    def run_prepared(self, ort_feeds: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-        """Runs feeds :meth:`prepare` checked; all outputs; errors as :meth:`run`'s."""
+    def run_prepared(
+        self, ort_feeds: dict[str, Any], given: dict[str, Any], run_options: Any = None
+    ) -> dict[str, Any]:
+        """Runs feeds :meth:`prepare` checked; all outputs; errors as :meth:`run`'s.
+        RUN_OPTIONS: an ortnative.RunOptions or None."""
         run = self._run
         if run is None:
             raise self._fail(SessionClosedError, msg.session_closed())
         names = self._out_names
-        return dict(zip(names, self._ort_run(run, names, ort_feeds, given), strict=False))
+        return dict(
+            zip(names, self._ort_run(run, names, ort_feeds, given, run_options), strict=False)
+        )
 
     def _run_general(
         self, run: Any, feeds: Any, outputs: Any, out: Any, run_options: Any = None

@@ -358,6 +358,10 @@ def request_cancelled() -> str:
     return "request cancelled before it ran"
 
 
+def request_cancelled_running() -> str:
+    return "request cancelled while it ran (its run was stopped)"
+
+
 def closed_before_run() -> str:
     return "the scheduler was closed before the request ran"
 
