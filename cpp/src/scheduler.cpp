@@ -291,9 +291,10 @@ void Scheduler::Impl::begin_batch(Model& m, Batch& batch, Clock::time_point now,
   slot->run_options.unset_terminate();
   ++m.busy;
   m.running += batch.reqs.size();
+  slot->in_flight.clear();
   for (const auto& r : batch.reqs) {
     m.queue_us.add(std::chrono::duration<double, std::micro>(now - r->submitted).count());
-    running.emplace(r->id, std::make_pair(r.get(), &slot->run_options));
+    slot->in_flight.push_back(r.get());
   }
 }
 
@@ -322,6 +323,7 @@ void Scheduler::Impl::finish(Batch& batch, std::vector<Ending>& endings, bool re
   Model& m = *batch.model;
   --m.busy;
   m.free_slots.push_back(batch.slot);
+  batch.staging->in_flight.clear();
   m.running -= endings.size();  // one ending per request of the batch
   ++m.batches;
   m.rows += static_cast<uint64_t>(batch.rows);
@@ -329,7 +331,6 @@ void Scheduler::Impl::finish(Batch& batch, std::vector<Ending>& endings, bool re
   if (retried) ++m.retried_batches;
   const double compute = std::chrono::duration<double, std::micro>(done - batch.started).count();
   for (Ending& e : endings) {
-    running.erase(e.req->id);
     if (e.req->cancelled.load(std::memory_order_relaxed)) {
       // cancel() said so while it ran: cancelled, whatever its run gave.
       ++m.cancelled;
@@ -697,13 +698,17 @@ bool Scheduler::cancel(RequestId id) {
   std::vector<Ending> ended;
   {
     std::lock_guard<std::mutex> g(s.mu);
-    auto run = s.running.find(id);
-    if (run != s.running.end()) {
-      // Running: stop its batch's run; the worker ends it (finish() makes it cancelled)
-      // and runs the others of its batch again, alone.
-      run->second.first->cancelled.store(true, std::memory_order_seq_cst);
-      run->second.second->terminate();
-      return true;
+    // Running: stop its batch's run; the worker ends it (finish() makes it cancelled)
+    // and runs the others of its batch again, alone.
+    for (auto& mp : s.models) {
+      for (auto& slot : mp->slots) {
+        for (Pending* p : slot->in_flight) {
+          if (p->id != id) continue;
+          p->cancelled.store(true, std::memory_order_seq_cst);
+          slot->run_options.terminate();
+          return true;
+        }
+      }
     }
     for (auto& mp : s.models) {
       Model& m = *mp;

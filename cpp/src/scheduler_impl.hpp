@@ -106,6 +106,9 @@ struct Slot {
   std::vector<std::vector<std::byte>> inputs;
   std::vector<std::vector<int64_t>> shapes;
   RunOptions run_options;
+  // The requests of the batch this slot runs now (guarded by Impl::mu; capacity reused,
+  // so a batch allocates nothing here): what cancel() looks through.
+  std::vector<Pending*> in_flight;
 };
 
 struct Model {
@@ -218,8 +221,6 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   std::condition_variable inline_cv;  // close(): the last request run by its caller ended
   int inline_runs = 0;                // requests being run by their caller (run())
   std::multimap<sched::Clock::time_point, sched::Pending*> deadlines;
-  // Requests in batches being run, with the run options of their slot (for cancel()).
-  std::unordered_map<RequestId, std::pair<sched::Pending*, RunOptions*>> running;
   sched::Clock::time_point timer_wake = sched::kNever;   // when the timer sleeps until
   sched::Clock::time_point worker_wake = sched::kNever;  // earliest timed wait of a worker
   std::size_t queued_total = 0;

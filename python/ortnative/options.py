@@ -173,7 +173,8 @@ class SessionOptions(_Record):
     ``config`` a dict of str, ``optimized_model_filepath`` a str (``""``: none), the
     overrides dicts of str to int, ``custom_op_libraries`` a tuple of str,
     ``initializers`` and ``external_initializers`` dicts of C-contiguous arrays (one
-    copy for an array that was not), ``external_data`` a dict of bytes or memoryview.
+    copy for an array that was not), ``external_data`` a dict of the bytes-like objects
+    given.
     (ONNX Runtime's C API has no switch for onnxruntime's ``enable_mem_reuse``.)
     """
 
@@ -340,14 +341,14 @@ def _initializers(label: str, value: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def _external_data(value: Any) -> dict[str, bytes | memoryview]:
+def _external_data(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(
             f"external_data must be a dict {{file name: bytes}}, got {value!r}"
         )
-    out: dict[str, bytes | memoryview] = {}
+    out: dict[str, Any] = {}
     for name, data in value.items():
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(
@@ -365,7 +366,7 @@ def _external_data(value: Any) -> dict[str, bytes | memoryview]:
                 f"external_data[{name!r}] must be bytes or a C-contiguous bytes-like object, "
                 f"got {type(data).__name__}"
             )
-        out[name] = view.cast("B") if view.ndim != 1 or view.format != "B" else view
+        out[name] = data  # kept as given (bytes, bytearray and arrays pickle)
     return out
 
 
