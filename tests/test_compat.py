@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import Any
 
 import numpy as np
@@ -197,28 +198,68 @@ def test_unsupported_options_go_to_onnxruntime_and_log_once(
     caplog.set_level(logging.DEBUG, logger="ortnative.compat")
     _options._logged.clear()
     so = compat.SessionOptions()
-    so.enable_cpu_mem_arena = False
+    so.enable_mem_reuse = False  # ONNX Runtime's C API has no switch for it
     for _ in range(2):
         s = compat.InferenceSession(models.add_one((1, 4)), so, backend=backend)
         assert s.ortnative_session is None
-        assert "enable_cpu_mem_arena=False" in (s.ortnative_delegation or "")
+        assert "enable_mem_reuse=False" in (s.ortnative_delegation or "")
         np.testing.assert_array_equal(s.run(None, X)[0], 2)
     handed = [r for r in caplog.records if "handing to onnxruntime" in r.getMessage()]
     assert len(handed) == 1
     assert handed[0].levelno == logging.DEBUG
 
 
-def test_maps_go_to_onnxruntime_on_the_native_backend_only(backend: str) -> None:
+def test_maps_run_on_ortnative(backend: str) -> None:
     from test_compat_api import zipmap
 
     s = compat.InferenceSession(zipmap(), backend=backend)
     probs = np.array([[0.1, 0.2, 0.7]], np.float32)
-    assert s.run(["Z"], {"X": probs})[0][0][2] == pytest.approx(0.7)
-    if backend == "native":
-        assert s.ortnative_session is None
-        assert "maps" in (s.ortnative_delegation or "")
-    else:
-        assert s.ortnative_session is not None
+    assert s.run(["Z"], {"X": probs})[0] == OrtSession(zipmap()).run(["Z"], {"X": probs})[0]
+    assert s.ortnative_session is not None
+    assert s.ortnative_delegation is None
+
+
+def test_session_knobs_run_on_ortnative(backend: str, tmp_path: Any) -> None:
+    """What onnxruntime's SessionOptions asks that ortnative now does itself."""
+    so = compat.SessionOptions()
+    so.enable_cpu_mem_arena = False
+    so.enable_mem_pattern = False
+    so.use_deterministic_compute = True
+    so.enable_profiling = True
+    so.profile_file_prefix = str(tmp_path / "trace")
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    so.log_severity_level = 3
+    so.logid = "compat"
+    so.add_free_dimension_override_by_name("N", 1)
+    so.add_initializer("one", onnxruntime.OrtValue.ortvalue_from_numpy(np.full((), 3, np.float32)))
+    s = compat.InferenceSession(models.add_one(("N", 4)), so, backend=backend)
+    assert s.ortnative_delegation is None
+    assert s.ortnative_session is not None
+    assert s.get_inputs()[0].shape == [1, 4]
+    np.testing.assert_array_equal(s.run(None, X)[0], 4)
+    assert os.path.getsize(tmp_path / "optimized.onnx") > 0
+    assert s.get_profiling_start_time_ns() > 0
+    assert os.path.basename(s.end_profiling()).startswith("trace")
+
+
+def test_run_options_run_on_ortnative_and_terminate(backend: str) -> None:
+    s = compat.InferenceSession(models.loop(), backend=backend)
+    feeds = {"x": np.full((64, 64), 0.5, np.float32), "n": np.array(2**40)}
+    for ro in (compat.RunOptions(), onnxruntime.RunOptions()):
+        ro.logid = "tag"
+        ro.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        timer = threading.Timer(0.2, setattr, (ro, "terminate", True))
+        timer.start()
+        with pytest.raises(C.Fail, match="run terminated") as info:
+            s.run(None, feeds, ro)  # on ortnative: onnxruntime's message says "Exiting"
+        timer.join()
+        assert isinstance(info.value, ortn.RunTerminatedError)
+        ro.terminate = False
+        assert s.run(None, {**feeds, "n": np.array(1)}, ro)[0].shape == (64, 64)
+    adapters = onnxruntime.RunOptions()
+    adapters.only_execute_path_to_fetches = True  # not in ortnative: the call goes to ORT
+    assert s.run(None, {**feeds, "n": np.array(1)}, adapters)[0].shape == (64, 64)
+    assert s.ortnative_session is not None
 
 
 def test_calls_only_onnxruntime_takes(backend: str) -> None:
@@ -250,6 +291,12 @@ def test_big_endian_feed_is_read_correctly(backend: str) -> None:
 
 
 # -- options -------------------------------------------------------------------------
+def _custom_ops() -> str:
+    import onnxruntime_extensions
+
+    return str(onnxruntime_extensions.get_library_path())
+
+
 @pytest.mark.parametrize("cls", [compat.SessionOptions, C.SessionOptions], ids=["compat", "ort"])
 def test_session_plan(cls: type) -> None:
     so = cls()
@@ -267,6 +314,7 @@ def test_session_plan(cls: type) -> None:
         "inter_op_threads": 3,
         "graph_optimization": "basic",
         "execution_mode": "parallel",
+        "log_severity_level": 3,
         "config": {"session.intra_op.allow_spinning": "0", "my.own.key": "1"},
     }
     assert plan.providers == ["CPUExecutionProvider"]
@@ -274,17 +322,35 @@ def test_session_plan(cls: type) -> None:
     so.enable_mem_pattern = False
     so.enable_profiling = True
     so.optimized_model_filepath = "x.onnx"
+    so.add_free_dimension_override_by_name("N", 1)
+    so.add_free_dimension_override_by_denotation("DATA_BATCH", 2)
+    so.register_custom_ops_library(_custom_ops())
+    w = np.ones(3, np.float32)
+    so.add_initializer("w", onnxruntime.OrtValue.ortvalue_from_numpy(w))
+    so.add_external_initializers(["e"], [onnxruntime.OrtValue.ortvalue_from_numpy(w * 2)])
+    so.add_external_initializers_from_files_in_memory(["d.bin"], [b"abcd"], [3])
+    plan = _options.session_plan(so, [], [], {})
+    assert plan.gaps == []
+    kw = plan.kwargs
+    assert kw["enable_mem_pattern"] is False
+    assert kw["enable_profiling"] is True
+    assert kw["optimized_model_filepath"] == "x.onnx"
+    assert kw["free_dimension_overrides"] == {"N": 1}
+    assert kw["free_dimension_overrides_by_denotation"] == {"DATA_BATCH": 2}
+    assert kw["custom_op_libraries"] == [_custom_ops()]
+    np.testing.assert_array_equal(kw["initializers"]["w"], w)
+    np.testing.assert_array_equal(kw["external_initializers"]["e"], w * 2)
+    assert bytes(kw["external_data"]["d.bin"]) == b"abc"
+    so.enable_mem_reuse = False
     layout = getattr(onnxruntime.GraphOptimizationLevel, "ORT_ENABLE_LAYOUT", None)  # 1.22+
     if layout is not None:
         so.graph_optimization_level = layout
-    so.add_free_dimension_override_by_name("N", 1)
+    so.set_load_cancellation_flag(False)
     plan = _options.session_plan(so, [], [], {"disabled_optimizers": ["ConstantFolding"]})
     assert plan.gaps == [
         *(["graph_optimization_level=ORT_ENABLE_LAYOUT"] if layout is not None else []),
-        "enable_mem_pattern=False",
-        "enable_profiling=True",
-        "optimized_model_filepath",
-        "add_free_dimension_override_by_name",
+        "enable_mem_reuse=False (ONNX Runtime's C API has no switch for it)",
+        "set_load_cancellation_flag",
         "disabled_optimizers",
     ]
     assert _options.delegation_reason(plan=plan) is not None
@@ -336,10 +402,21 @@ def test_subclass_state_pickles(backend: str) -> None:
 
 def test_pickling_refuses_what_it_would_lose() -> None:
     so = compat.SessionOptions()
-    so.add_free_dimension_override_by_name("N", 1)
+    so.set_load_cancellation_flag(False)
     s = compat.InferenceSession(models.add_one(("N", 4)), so)
-    with pytest.raises(TypeError, match="add_free_dimension_override_by_name"):
+    with pytest.raises(TypeError, match="set_load_cancellation_flag"):
         pickle.dumps(s)
+
+
+def test_pickling_keeps_the_calls_ortnative_honours(backend: str) -> None:
+    so = compat.SessionOptions()
+    so.add_free_dimension_override_by_name("N", 1)
+    so.add_initializer("one", onnxruntime.OrtValue.ortvalue_from_numpy(np.full((), 7, np.float32)))
+    s = compat.InferenceSession(models.add_one(("N", 4)), so, backend=backend)
+    s2 = pickle.loads(pickle.dumps(s))
+    assert s2.ortnative_session is not None
+    assert s2.get_inputs()[0].shape == [1, 4]
+    np.testing.assert_array_equal(s2.run(None, X)[0], 8)
 
 
 def test_unknown_attributes_make_no_onnxruntime_session(backend: str) -> None:

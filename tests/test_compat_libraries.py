@@ -27,7 +27,7 @@ PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat_prog
 CASES = {
     "silero_vad": (("silero_vad", "torch"), [None]),
     "magika": (("magika",), [None]),
-    "sklearn": (("sklearn", "skl2onnx"), ["maps", None, None]),
+    "sklearn": (("sklearn", "skl2onnx"), [None, None, None]),
 }
 
 

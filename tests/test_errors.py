@@ -46,6 +46,12 @@ def new_session(backend: str, model: Any, **kw: Any) -> ortn.Session:
     return ortn.Session(model, backend=backend, **kw)
 
 
+def _terminated() -> ortn.RunOptions:
+    ro = ortn.RunOptions()
+    ro.terminate()
+    return ro
+
+
 CASES = [
     # --- feeds ---------------------------------------------------------------------
     Case(
@@ -517,6 +523,67 @@ CASES = [
         lambda b: new_session(b, models.add_one(), config=[("a", "b")]),
         ortn.InvalidArgumentError,
         r"^config must be a dict of str to str, got \[\('a', 'b'\)\]$",
+    ),
+    Case(
+        "custom-op-library-missing",
+        "a custom op library that does not exist",
+        None,
+        lambda b: new_session(b, models.add_one(), custom_op_libraries=["/nonexistent/libops.so"]),
+        ortn.InvalidArgumentError,
+        r"^model '<bytes>': registering the custom op library '/nonexistent/libops\.so': .*"
+        r"/nonexistent/libops\.so.*$",
+    ),
+    Case(
+        "free-dimension-negative",
+        "a negative size for a free dimension",
+        None,
+        lambda b: new_session(b, models.add_one(), free_dimension_overrides={"N": -1}),
+        ortn.InvalidArgumentError,
+        r"^free_dimension_overrides\['N'\] must be an int from 0 to \d+, got -1$",
+    ),
+    Case(
+        "initializer-strings",
+        "a string array as an initializer from memory",
+        None,
+        lambda b: new_session(b, models.add_one(), initializers={"one": np.array(["a"])}),
+        ortn.InvalidArgumentError,
+        r"^initializers\['one'\] must have a numeric dtype in native byte order, got <U1 "
+        r"\(string tensors cannot be given from memory\)$",
+    ),
+    Case(
+        "initializer-unknown",
+        "an external initializer the model does not have",
+        None,
+        lambda b: new_session(b, models.add_one(), external_initializers={"w": x14()}),
+        ortn.ModelLoadError,
+        r"^model '<bytes>': loading the model from \d+ bytes failed: .*",
+    ),
+    Case(
+        "log-severity-level",
+        "a log severity level out of range",
+        None,
+        lambda b: new_session(b, models.add_one(), log_severity_level=5),
+        ortn.InvalidArgumentError,
+        r"^log_severity_level must be an int from 0 to 4 \(0 verbose \.\. 4 fatal, or None\), "
+        r"got 5$",
+    ),
+    Case(
+        "run-options-type",
+        "run_options that are not an ortnative.RunOptions",
+        models.add_one,
+        lambda s: s.run({"x": x14()}, run_options={"terminate": True}),
+        ortn.InvalidTypeError,
+        r"^run_options must be an ortnative\.RunOptions or None, got dict$",
+    ),
+    Case(
+        "run-terminated",
+        "a run with RunOptions that were terminated",
+        models.add_one,
+        lambda s: s.run({"x": x14()}, run_options=_terminated()),
+        ortn.RunTerminatedError,
+        r"^model '<bytes>': run terminated: RunOptions\.terminate\(\) was called "
+        r"\(unset_terminate\(\) lets runs with these options run again\)$",
+        (RuntimeError,),
     ),
     Case(
         "backend-name",

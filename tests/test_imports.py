@@ -323,7 +323,10 @@ def test_set_global_thread_pools_after_start_is_refused():
         print(e)
     """)
     assert proc.returncode == 0, proc.stderr
-    assert "the shared thread pools already exist (intra=2, inter=1)" in proc.stdout
+    assert (
+        "the shared thread pools already exist (intra=2, inter=1, allow_spinning=true)"
+        in proc.stdout
+    )
 
 
 def test_optional_extras_stay_unimported():

@@ -18,6 +18,7 @@ import os
 import random
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -264,6 +265,71 @@ def test_cancel_queued_request(backend, mlp):
         st = sched.stats("mlp")
         assert st["cancelled"] == 1
         assert st["completed"] == 3
+
+
+def _wait_for(cond: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.002)
+
+
+FOREVER = 2**40  # loop iterations: only a cancel ends such a request
+
+
+def _loop_feeds(v: float, n: int) -> dict[str, np.ndarray]:
+    return {"x": np.full((1, 64), v, F32), "n": np.array([n], np.int64)}
+
+
+def test_cancel_running_request_stops_its_batch(backend):
+    """A running request's cancel stops its batch's run; the others of the batch run
+    again alone and get what a run of their own gives; each request ends exactly once."""
+    model = models.loop(batch="N")
+    direct = ortn.Session(model, backend=backend)
+    ended: dict[int, int] = {}
+    with ortn.Scheduler(threads=2, backend=backend) as sched:
+        sched.add_model("loop", model, max_batch_size=4, max_queue_delay_ms=100)
+        d = sched.submit("loop", _loop_feeds(0.5, FOREVER))  # holds the one replica
+        _wait_for(lambda: sched.stats("loop")["running"] == 1)
+        a = sched.submit("loop", _loop_feeds(0.1, FOREVER))
+        b = sched.submit("loop", _loop_feeds(0.2, 3))
+        c = sched.submit("loop", _loop_feeds(0.3, 3))
+        for i, f in enumerate((a, b, c, d)):
+            f.add_done_callback(lambda _f, i=i: ended.__setitem__(i, ended.get(i, 0) + 1))
+        assert d.cancel() is True  # running: its run stops
+        assert d.cancelled()
+        _wait_for(lambda: sched.stats("loop")["running"] == 3)  # a, b, c: one batch
+        assert a.cancel() is True
+        assert a.cancelled()
+        for f, v in ((b, 0.2), (c, 0.3)):
+            np.testing.assert_array_equal(f.result(60)["y"], direct.run(_loop_feeds(v, 3))["y"])
+        assert b.cancel() is False  # ended
+        _wait_for(lambda: sched.stats("loop")["running"] == 0)
+        st = sched.stats("loop")
+    assert ended == {0: 1, 1: 1, 2: 1, 3: 1}
+    assert (st["submitted"], st["cancelled"], st["completed"], st["failed"]) == (4, 2, 2, 0)
+    assert st["retried_batches"] == 1
+    assert st["queued"] == 0
+
+
+def test_cancel_running_request_of_asyncio_task(backend):
+    model = models.loop(batch="N")
+
+    async def main(sched: ortn.Scheduler) -> None:
+        task = asyncio.ensure_future(sched.infer("loop", _loop_feeds(0.5, FOREVER)))
+        while sched.stats("loop")["running"] == 0:
+            await asyncio.sleep(0.002)
+        task.cancel()  # the request is running: cancelling the task stops its run
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        out = await sched.infer("loop", _loop_feeds(0.5, 1))
+        assert out["y"].shape == (1, 64)
+
+    with ortn.Scheduler(threads=1, backend=backend) as sched:
+        sched.add_model("loop", model)
+        asyncio.run(main(sched))
+        _wait_for(lambda: sched.stats("loop")["cancelled"] == 1)
+        assert sched.stats("loop")["completed"] == 1
 
 
 @pytest.mark.parametrize("drain", [True, False], ids=["drain", "no-drain"])

@@ -1,6 +1,7 @@
 #define ORTNATIVE_NUMPY_IMPORT
 #include "numpy_bridge.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -73,6 +74,47 @@ PyObject* tensor_to_array(Value&& value) {
     throw py::error_already_set();
   }
   return arr;
+}
+
+// Element I of a map's keys or values as the Python object onnxruntime gives for it:
+// int for integers, float for floating point (float32 widened), str for strings.
+PyObject* map_item(const Value& t, const std::vector<std::string>& strings, std::size_t i) {
+  const void* d = t.data();
+  switch (t.dtype()) {
+    case DType::kString: {
+      const std::string& s = strings[i];
+      return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
+    }
+    case DType::kInt64: return PyLong_FromLongLong(static_cast<const int64_t*>(d)[i]);
+    case DType::kInt32: return PyLong_FromLong(static_cast<const int32_t*>(d)[i]);
+    case DType::kFloat32: return PyFloat_FromDouble(static_cast<const float*>(d)[i]);
+    case DType::kFloat64: return PyFloat_FromDouble(static_cast<const double*>(d)[i]);
+    default: raise_py("no_numpy_dtype", static_cast<int>(t.dtype()));
+  }
+}
+
+// A map as a dict (keys and values as onnxruntime's Python API gives them).
+PyObject* map_to_dict(const Value& map) {
+  Value keys = map.map_keys();
+  Value values = map.map_values();
+  std::vector<std::string> key_strings, value_strings;
+  if (keys.dtype() == DType::kString) key_strings = keys.strings();
+  if (values.dtype() == DType::kString) value_strings = values.strings();
+  const std::size_t n = std::min(keys.element_count(), values.element_count());
+  PyObject* dict = PyDict_New();
+  if (dict == nullptr) throw py::error_already_set();
+  for (std::size_t i = 0; i < n; ++i) {
+    PyObject* k = map_item(keys, key_strings, i);
+    PyObject* v = k != nullptr ? map_item(values, value_strings, i) : nullptr;
+    const int rc = v != nullptr ? PyDict_SetItem(dict, k, v) : -1;
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+    if (rc != 0) {
+      Py_DECREF(dict);
+      throw py::error_already_set();
+    }
+  }
+  return dict;
 }
 
 }  // namespace
@@ -186,6 +228,7 @@ PyObject* to_python(Value&& value) {
       }
       return list;
     }
+    case Value::Kind::kMap: return map_to_dict(value);
   }
   Py_RETURN_NONE;
 }

@@ -50,7 +50,8 @@ long live_values() noexcept;
 
 // Wraps a tensor Value as a NumPy array without copying: the array's base owns the
 // OrtValue and releases it when the array (and every view of it) is gone. Strings
-// become an object array of str; sequences a list of arrays; an absent optional None.
+// become an object array of str; sequences a list; maps a dict (int keys or str keys,
+// float, int or str values, as onnxruntime gives them); an absent optional None.
 // Returns a new reference.
 PyObject* to_python(Value&& value);
 

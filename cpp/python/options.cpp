@@ -10,6 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "gil.hpp"
+#include "messages.hpp"
+#include "numpy_bridge.hpp"
 #include "ortnative/dtype.hpp"
 
 namespace ortnative::py_bridge {
@@ -25,9 +28,38 @@ std::array<double, 3> three(py::handle record, const char* name) {
   return record.attr("padded")(name).cast<std::array<double, 3>>();
 }
 
+// A reference to OBJ as a SessionOptions::keep_alive: released with the GIL taken, on
+// whichever thread drops the session last (not during finalisation: then it is left).
+std::shared_ptr<const void> keep(py::object obj) {
+  PyObject* raw = obj.release().ptr();
+  return std::shared_ptr<const void>(raw, [](const void* p) {
+    if (finalizing()) return;
+    PyGILState_STATE st = take_gil([] { return PyGILState_Ensure(); });
+    Py_DECREF(static_cast<PyObject*>(const_cast<void*>(p)));
+    PyGILState_Release(st);
+  });
+}
+
+// The arrays of an initializers dict (checked by the record: C-contiguous, numeric).
+std::vector<Initializer> initializers(py::handle dict, py::list& arrays) {
+  std::vector<Initializer> out;
+  for (auto [k, v] : dict.cast<py::dict>()) {
+    auto* arr = reinterpret_cast<PyArrayObject*>(v.ptr());
+    Initializer init;
+    init.name = k.cast<std::string>();
+    init.tensor.dtype = dtype_of(PyArray_DESCR(arr), DType::kUndefined);
+    init.tensor.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
+    init.tensor.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
+    init.tensor.data = PyArray_DATA(arr);
+    arrays.append(v);
+    out.push_back(std::move(init));
+  }
+  return out;
+}
+
 }  // namespace
 
-SessionOptions session_options(py::handle r, std::string name) {
+SessionOptions session_options(py::handle r, std::string name, LoadRefs& load) {
   SessionOptions o;
   for (py::handle p : r.attr("providers")) {
     auto [pname, popts] =
@@ -42,7 +74,57 @@ SessionOptions session_options(py::handle r, std::string name) {
     o.config.emplace_back(k.cast<std::string>(), v.cast<std::string>());
   }
   o.name = std::move(name);
+  o.enable_cpu_mem_arena = field<bool>(r, "enable_cpu_mem_arena");
+  o.enable_mem_pattern = field<bool>(r, "enable_mem_pattern");
+  o.optimized_model_filepath = field<std::string>(r, "optimized_model_filepath");
+  o.enable_profiling = field<bool>(r, "enable_profiling");
+  o.profile_file_prefix = field<std::string>(r, "profile_file_prefix");
+  for (auto [k, v] : r.attr("free_dimension_overrides").cast<py::dict>()) {
+    o.free_dimension_overrides.emplace_back(k.cast<std::string>(), v.cast<int64_t>());
+  }
+  for (auto [k, v] : r.attr("free_dimension_overrides_by_denotation").cast<py::dict>()) {
+    o.free_dimension_overrides_by_denotation.emplace_back(k.cast<std::string>(), v.cast<int64_t>());
+  }
+  o.custom_op_libraries = field<std::vector<std::string>>(r, "custom_op_libraries");
+  py::list arrays;  // what the session must keep alive: the initializers read in place
+  o.initializers = initializers(r.attr("initializers"), arrays);
+  py::list copied;  // read while loading only, kept alive by the record
+  o.external_initializers = initializers(r.attr("external_initializers"), copied);
+  for (auto [k, v] : r.attr("external_data").cast<py::dict>()) {
+    py::buffer_info& info =
+        load.buffers.emplace_back(py::reinterpret_borrow<py::buffer>(v).request());
+    o.external_data.push_back(ExternalFile{k.cast<std::string>(), info.ptr,
+                                           static_cast<std::size_t>(info.size * info.itemsize)});
+  }
+  py::object level = r.attr("log_severity_level");
+  o.log_severity_level = level.is_none() ? -1 : level.cast<int>();
+  o.log_verbosity_level = field<int>(r, "log_verbosity_level");
+  o.logid = field<std::string>(r, "logid");
+  o.use_deterministic_compute = field<bool>(r, "use_deterministic_compute");
+  if (!o.initializers.empty()) o.keep_alive = keep(std::move(arrays));
   return o;
+}
+
+RunOptions run_options(py::handle r) {
+  RunOptions o;
+  o.set_tag(field<std::string>(r, "run_tag"));
+  py::object level = r.attr("log_severity_level");
+  if (!level.is_none()) o.set_log_severity_level(level.cast<int>());
+  o.set_log_verbosity_level(field<int>(r, "log_verbosity_level"));
+  for (auto [k, v] : r.attr("config").cast<py::dict>()) {
+    o.add_config_entry(k.cast<std::string>(), v.cast<std::string>());
+  }
+  return o;
+}
+
+py::object run_options_of(py::handle obj) {
+  // The class, looked up once and kept (never released: it lives as long as the module).
+  static PyObject* cls =
+      py::object(py::module_::import("ortnative.options").attr("RunOptions")).release().ptr();
+  const int is = PyObject_IsInstance(obj.ptr(), cls);
+  if (is < 0) throw py::error_already_set();
+  if (is == 0) raise_py("run_options_type", type_name(obj.ptr()));
+  return obj.attr("_impl")("native");
 }
 
 PreprocessOptions preprocess_options(py::handle r) {

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "ortnative/preprocess.hpp"
 #include "ortnative/scheduler.hpp"
@@ -15,8 +16,22 @@ namespace ortnative::py_bridge {
 
 namespace py = pybind11;
 
-// A SessionOptions record; NAME is the model's name in messages.
-SessionOptions session_options(py::handle record, std::string name);
+// What a SessionOptions' views of Python memory need only while the model loads (the
+// external data files' buffers): kept by the caller until the load returned.
+struct LoadRefs {
+  std::vector<py::buffer_info> buffers;
+};
+
+// A SessionOptions record; NAME is the model's name in messages. The initializers'
+// arrays are kept alive by the result's keep_alive (released with the GIL taken);
+// the external data's buffers by LOAD.
+SessionOptions session_options(py::handle record, std::string name, LoadRefs& load);
+// An ortnative.RunOptions' fields (run_tag, log levels, config) as a new core RunOptions.
+RunOptions run_options(py::handle options);
+// The native counterpart of an ortnative.RunOptions (a _core.RunOptions that it makes on
+// first use and keeps; see python/ortnative/options.py); the TypeError
+// ortnative._messages.run_options_type words for anything else.
+py::object run_options_of(py::handle options);
 // A PreprocessOptions record.
 PreprocessOptions preprocess_options(py::handle record);
 // A ModelConfig record.

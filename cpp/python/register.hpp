@@ -7,6 +7,7 @@ namespace ortnative::py_bridge {
 
 void register_errors(pybind11::module_& m);
 void register_runtime(pybind11::module_& m);
+void register_run_options(pybind11::module_& m);
 void register_scheduler(pybind11::module_& m);
 void register_session(pybind11::module_& m);
 void register_preprocess(pybind11::module_& m);

@@ -48,7 +48,7 @@ void register_errors(py::module_& m) {
   m.attr("ERROR_CODES") = [] {
     py::dict d;
     for (int c = static_cast<int>(ErrorCode::kRuntimeLoad);
-         c <= static_cast<int>(ErrorCode::kSchedulerClosed); ++c) {
+         c <= static_cast<int>(ErrorCode::kTerminated); ++c) {
       d[py::int_(c)] = py::str(error_code_name(static_cast<ErrorCode>(c)));
     }
     return d;

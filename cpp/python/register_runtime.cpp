@@ -20,8 +20,9 @@ void register_runtime(py::module_& m) {
       "Load libonnxruntime from the first candidate that works; returns (path, version).");
   m.def("runtime_loaded", &runtime_loaded);
   m.def("set_global_thread_pools", &set_global_thread_pools, py::arg("intra_op_threads"),
-        py::arg("inter_op_threads"));
+        py::arg("inter_op_threads"), py::arg("allow_spinning") = true);
   m.def("global_thread_pools", &global_thread_pools);
+  m.def("global_thread_spinning", &global_thread_spinning);
   m.def("available_providers", &available_providers);
   m.def("_set_bfloat16_dtype", [](py::handle dtype) { set_bfloat16_descr(dtype.ptr()); });
   m.def("_live_values", &live_values,

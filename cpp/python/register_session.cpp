@@ -143,7 +143,14 @@ class PySession {
     return out;
   }
 
-  py::object run(py::handle feeds, py::handle outputs, py::handle out);
+  py::object run(py::handle feeds, py::handle outputs, py::handle out,
+                 py::handle run_options = py::none());
+
+  std::string end_profiling() {
+    ReleaseGil release;  // ORT writes the trace file
+    return s_->end_profiling();
+  }
+  uint64_t profiling_start_time_ns() const { return s_->profiling_start_time_ns(); }
 
   // FEEDS (a dict, a list in input order, one array, or a mapping) as one view per model
   // input, in model order (kNone where left out); throws as run() does for unknown names,
@@ -281,7 +288,8 @@ void PySession::convert_feeds(PyObject* f, std::span<InputView> views, Refs& ref
   }
 }
 
-py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) {
+py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out,
+                          py::handle run_options) {
   const std::size_t n_in = s_->inputs().size();
   Refs refs;  // destroyed last, with the GIL held
   StringStore strings;
@@ -374,12 +382,19 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out) 
                                  PyArray_DATA(a)};
   }
 
+  // ortnative.RunOptions: its native counterpart, kept alive by REFS for the run.
+  const RunOptions* ro = nullptr;
+  if (!run_options.is_none()) {
+    py::object impl = run_options_of(run_options);
+    ro = impl.cast<const RunOptions*>();
+    refs.own(impl.release().ptr());
+  }
   SmallArray<Value, 4> results(n_out);
   {
     // Safe: every buffer the views point at is kept alive by REFS (or by the caller's
     // own objects referenced from REFS), and nothing below touches Python objects.
     ReleaseGil release;
-    s_->run({views.data(), n_in}, indices, {results.data(), n_out}, {buffers.data(), n_out});
+    s_->run({views.data(), n_in}, indices, {results.data(), n_out}, {buffers.data(), n_out}, ro);
   }
 
   PyObject* dict = PyDict_New();
@@ -405,16 +420,18 @@ namespace {
 // thousand instructions a call in callgrind): a METH_FASTCALL builtin whose self is a
 // capsule holding the PySession and, as its context, a reference to the Python object
 // that owns it. The Python Session installs it as the instance's `run`, so a call
-// goes straight here. Signature: run(feeds, outputs=None, out=None).
-PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  PyObject* slots[3] = {nullptr, Py_None, Py_None};  // feeds, outputs, out
-  static const char* const kNames[3] = {"feeds", "outputs", "out"};
+// goes straight here. Signature: run(feeds, outputs=None, *, out=None, run_options=None).
+PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                       PyObject* kwnames) {
+  constexpr int kSlots = 4;
+  PyObject* slots[kSlots] = {nullptr, Py_None, Py_None, Py_None};  // feeds, outputs, out, ro
+  static const char* const kNames[kSlots] = {"feeds", "outputs", "out", "run_options"};
   // Keyword names arrive interned: compare pointers first (a string compare each costs
   // more than the rest of this function).
-  static PyObject* const kInterned[3] = {PyUnicode_InternFromString("feeds"),
-                                         PyUnicode_InternFromString("outputs"),
-                                         PyUnicode_InternFromString("out")};
-  if (nargs > 2) {  // out is keyword-only, as in ortnative.Session.run
+  static PyObject* const kInterned[kSlots] = {
+      PyUnicode_InternFromString("feeds"), PyUnicode_InternFromString("outputs"),
+      PyUnicode_InternFromString("out"), PyUnicode_InternFromString("run_options")};
+  if (nargs > 2) {  // out and run_options are keyword-only, as in ortnative.Session.run
     PyErr_Format(PyExc_TypeError, "run() takes at most 2 positional arguments (%zd given)", nargs);
     return nullptr;
   }
@@ -424,10 +441,10 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
     for (Py_ssize_t k = 0; k < nk; ++k) {
       PyObject* key = PyTuple_GET_ITEM(kwnames, k);
       int slot = -1;
-      for (int j = 0; j < 3 && slot < 0; ++j) {
+      for (int j = 0; j < kSlots && slot < 0; ++j) {
         if (key == kInterned[j]) slot = j;
       }
-      for (int j = 0; j < 3 && slot < 0; ++j) {
+      for (int j = 0; j < kSlots && slot < 0; ++j) {
         if (PyUnicode_CompareWithASCIIString(key, kNames[j]) == 0) slot = j;
       }
       if (slot < 0) {
@@ -448,18 +465,18 @@ PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
   auto* session = static_cast<PySession*>(PyCapsule_GetPointer(self, nullptr));
   if (session == nullptr) return nullptr;
   try {
-    return session->run(slots[0], slots[1], slots[2]).release().ptr();
+    return session->run(slots[0], slots[1], slots[2], slots[3]).release().ptr();
   } catch (...) {
     py::detail::try_translate_exceptions();
     return nullptr;
   }
 }
 
-PyMethodDef g_run_def = {"run",
-                         reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
-                         METH_FASTCALL | METH_KEYWORDS,
-                         "run(feeds, outputs=None, *, out=None) -> dict[str, numpy.ndarray]\n\n"
-                         "Runs the model (see ortnative.Session.run)."};
+PyMethodDef g_run_def = {
+    "run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&run_fastcall)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "run(feeds, outputs=None, *, out=None, run_options=None) -> dict[str, numpy.ndarray]\n\n"
+    "Runs the model (see ortnative.Session.run)."};
 
 void release_owner(PyObject* capsule) {
   Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(capsule)));
@@ -500,13 +517,15 @@ void register_session(py::module_& m) {
       .def_static(
           "from_file",
           [](const std::string& path, py::handle options, const std::string& name) {
-            return PySession::from_file(path, session_options(options, name));
+            LoadRefs load;
+            return PySession::from_file(path, session_options(options, name, load));
           },
           py::arg("path"), py::arg("options"), py::arg("name"))
       .def_static(
           "from_bytes",
           [](const py::buffer& data, py::handle options, const std::string& name) {
-            return PySession::from_bytes(data, session_options(options, name));
+            LoadRefs load;
+            return PySession::from_bytes(data, session_options(options, name, load));
           },
           py::arg("data"), py::arg("options"), py::arg("name"))
       .def_property_readonly("name", &PySession::name)
@@ -514,7 +533,9 @@ void register_session(py::module_& m) {
       .def_property_readonly("inputs", &PySession::inputs)
       .def_property_readonly("outputs", &PySession::outputs)
       .def("run", &PySession::run, py::arg("feeds"), py::arg("outputs") = py::none(),
-           py::arg("out") = py::none())
+           py::arg("out") = py::none(), py::arg("run_options") = py::none())
+      .def("end_profiling", &PySession::end_profiling)
+      .def("profiling_start_time_ns", &PySession::profiling_start_time_ns)
       .def("bound_run", &bound_run,
            "The run method as a fast builtin bound to this session (what Session.run calls).")
       .def("metadata", &PySession::metadata)

@@ -15,6 +15,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kTimeout: return "RequestTimeoutError";
     case ErrorCode::kCancelled: return "CancelledError";
     case ErrorCode::kSchedulerClosed: return "SchedulerClosedError";
+    case ErrorCode::kTerminated: return "RunTerminatedError";
   }
   return "Error";
 }
@@ -32,6 +33,7 @@ void throw_error(ErrorCode code, const std::string& message, int ort_code) {
     case ErrorCode::kTimeout: throw RequestTimeoutError(message, ort_code);
     case ErrorCode::kCancelled: throw CancelledError(message, ort_code);
     case ErrorCode::kSchedulerClosed: throw SchedulerClosedError(message, ort_code);
+    case ErrorCode::kTerminated: throw RunTerminatedError(message, ort_code);
   }
   throw Error(code, message, ort_code);
 }

@@ -146,6 +146,39 @@ std::string session_closed() {
   return "session is closed";
 }
 
+std::string run_terminated() {
+  return "run terminated: RunOptions.terminate() was called (unset_terminate() lets runs "
+         "with these options run again)";
+}
+
+std::string custom_op_library(std::string_view path) {
+  return "registering the custom op library " + quote(path);
+}
+
+std::string log_severity_level(int level) {
+  return "log_severity_level must be -1 (the process's level) or from 0 (verbose) to 4 "
+         "(fatal), got " +
+         std::to_string(level);
+}
+
+std::string run_log_severity_level(int level) {
+  return "log_severity_level must be from 0 (verbose) to 4 (fatal), got " + std::to_string(level);
+}
+
+std::string log_verbosity_level(int level) {
+  return "log_verbosity_level must be >= 0, got " + std::to_string(level);
+}
+
+std::string free_dimension_size(std::string_view dim, int64_t size) {
+  return "free dimension " + quote(dim) + " must be given a size >= 0, got " + std::to_string(size);
+}
+
+std::string initializer_not_numeric(std::string_view name) {
+  return "initializer " + quote(name) +
+         " must be a dense numeric tensor with its data (string tensors cannot be given "
+         "from memory)";
+}
+
 std::string dtype_mismatch(std::string_view role, const ValueInfo& info, std::string_view given) {
   return std::string(role) + " " + quote(info.name) + " has dtype " + std::string(given) +
          ", expected " + std::string(dtype_name(info.dtype)) +
@@ -319,9 +352,11 @@ std::string request_cancelled() {
   return "request cancelled before it ran";
 }
 
-std::string closed_before_run() {
-  return "the scheduler was closed before the request ran";
+std::string request_cancelled_running() {
+  return "request cancelled while it ran (its run was stopped)";
 }
+
+std::string closed_before_run() { return "the scheduler was closed before the request ran"; }
 
 std::string scheduler_closed_request() {
   return "the scheduler is closed; request refused";

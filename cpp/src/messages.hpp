@@ -67,6 +67,16 @@ std::string run_failed(std::string_view ort_text, const std::vector<ValueInfo>& 
                        std::span<const InputView> feeds);
 std::string run_arity(std::size_t inputs, std::size_t model_inputs, std::size_t results,
                       std::size_t outputs, std::size_t buffers);
+// A run RunOptions::terminate() stopped.
+std::string run_terminated();
+// Context of a custom op library ORT could not load or register (ORT's text follows).
+std::string custom_op_library(std::string_view path);
+// Options a C++ host can get wrong (Python's records check them first, in their words).
+std::string log_severity_level(int level);
+std::string log_verbosity_level(int level);
+std::string run_log_severity_level(int level);
+std::string free_dimension_size(std::string_view dim, int64_t size);
+std::string initializer_not_numeric(std::string_view name);
 // How a string element the core refuses is described in place of a dtype ("str (element
 // 3 is not valid UTF-8)"); WHY: "not valid UTF-8", "not valid Unicode: U+D800".
 std::string bad_string_element(std::size_t element, std::string_view why);
@@ -91,6 +101,7 @@ std::string image_size(int64_t height, int64_t width);
 
 std::string request_timed_out(int64_t timeout_us);
 std::string request_cancelled();
+std::string request_cancelled_running();
 std::string closed_before_run();
 std::string scheduler_closed_request();
 std::string scheduler_closed_model(std::string_view name);

@@ -29,6 +29,7 @@ struct RuntimeState {
   OrtEnv* env = nullptr;  // never released: ORT's global pools live until exit
   int intra = -1;         // requested pool sizes; -1 = not chosen yet
   int inter = -1;
+  bool spin = true;  // whether the pools' threads spin while waiting for work
 };
 
 RuntimeState& state() {
@@ -187,6 +188,8 @@ OrtEnv* env() {
         "setting the global intra-op thread count");
   check(a.SetGlobalInterOpNumThreads(tp, s.inter), ErrorCode::kInvalidArgument,
         "setting the global inter-op thread count");
+  check(a.SetGlobalSpinControl(tp, s.spin ? 1 : 0), ErrorCode::kInvalidArgument,
+        "setting the global thread pools' spinning");
   OrtEnv* e = nullptr;
   check(a.CreateEnvWithGlobalThreadPools(static_cast<OrtLoggingLevel>(level), "ortnative", tp,
                                          &e),
@@ -240,7 +243,7 @@ const RuntimeInfo& load_runtime(const std::vector<std::string>& candidates) {
 
 bool runtime_loaded() noexcept { return detail::g_api != nullptr; }
 
-void set_global_thread_pools(int intra_op_threads, int inter_op_threads) {
+void set_global_thread_pools(int intra_op_threads, int inter_op_threads, bool allow_spinning) {
   if (intra_op_threads < 0 || inter_op_threads < 0) {
     throw InvalidArgumentError("thread pool sizes must be >= 0 (0 = ORT's default), got intra=" +
                                std::to_string(intra_op_threads) +
@@ -248,14 +251,22 @@ void set_global_thread_pools(int intra_op_threads, int inter_op_threads) {
   }
   auto& s = detail::state();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (s.env != nullptr && (s.intra != intra_op_threads || s.inter != inter_op_threads)) {
+  if (s.env != nullptr &&
+      (s.intra != intra_op_threads || s.inter != inter_op_threads || s.spin != allow_spinning)) {
     throw InvalidArgumentError(
         "the shared thread pools already exist (intra=" + std::to_string(s.intra) +
-        ", inter=" + std::to_string(s.inter) +
-        "); set their sizes before the first session is created");
+        ", inter=" + std::to_string(s.inter) + ", allow_spinning=" + (s.spin ? "true" : "false") +
+        "); set them before the first session is created");
   }
   s.intra = intra_op_threads;
   s.inter = inter_op_threads;
+  s.spin = allow_spinning;
+}
+
+bool global_thread_spinning() {
+  auto& s = detail::state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.spin;
 }
 
 std::pair<int, int> global_thread_pools() {

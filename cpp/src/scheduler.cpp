@@ -286,10 +286,15 @@ void Scheduler::Impl::begin_batch(Model& m, Batch& batch, Clock::time_point now,
   auto& slot = m.slots[static_cast<std::size_t>(batch.slot)];
   if (!slot) slot = std::make_unique<sched::Slot>();
   batch.staging = slot.get();
+  // A cancel() from here on stops this batch's run; one that stopped the slot's last
+  // batch is over.
+  slot->run_options.unset_terminate();
   ++m.busy;
   m.running += batch.reqs.size();
+  slot->in_flight.clear();
   for (const auto& r : batch.reqs) {
     m.queue_us.add(std::chrono::duration<double, std::micro>(now - r->submitted).count());
+    slot->in_flight.push_back(r.get());
   }
 }
 
@@ -318,14 +323,21 @@ void Scheduler::Impl::finish(Batch& batch, std::vector<Ending>& endings, bool re
   Model& m = *batch.model;
   --m.busy;
   m.free_slots.push_back(batch.slot);
+  batch.staging->in_flight.clear();
   m.running -= endings.size();  // one ending per request of the batch
   ++m.batches;
   m.rows += static_cast<uint64_t>(batch.rows);
   ++m.batch_sizes[batch.rows];
   if (retried) ++m.retried_batches;
   const double compute = std::chrono::duration<double, std::micro>(done - batch.started).count();
-  for (const Ending& e : endings) {
-    if (e.response.ok()) {
+  for (Ending& e : endings) {
+    if (e.req->cancelled.load(std::memory_order_relaxed)) {
+      // cancel() said so while it ran: cancelled, whatever its run gave.
+      ++m.cancelled;
+      e.response.outputs.clear();
+      e.response.error = std::make_exception_ptr(
+          CancelledError(m.label + ": " + msg::request_cancelled_running()));
+    } else if (e.response.ok()) {
       ++m.completed;
     } else {
       ++m.failed;
@@ -464,6 +476,7 @@ void Scheduler::add_model(const std::string& name, std::shared_ptr<Session> sess
   m->preferred.erase(std::unique(m->preferred.begin(), m->preferred.end()), m->preferred.end());
   for (std::size_t k = 0; k < m->session->outputs().size(); ++k) m->all_outputs.push_back(k);
   m->slots.resize(static_cast<std::size_t>(config.replicas));
+  for (auto& slot : m->slots) slot = std::make_unique<sched::Slot>();  // with run options
   for (int r = config.replicas - 1; r >= 0; --r) m->free_slots.push_back(r);
   {
     // The name is taken from here on (a second add_model of it is refused, a submit is
@@ -684,6 +697,18 @@ bool Scheduler::cancel(RequestId id) {
   std::vector<Ending> ended;
   {
     std::lock_guard<std::mutex> g(s.mu);
+    // Running: stop its batch's run; the worker ends it (finish() makes it cancelled)
+    // and runs the others of its batch again, alone.
+    for (auto& mp : s.models) {
+      for (auto& slot : mp->slots) {
+        for (Pending* p : slot->in_flight) {
+          if (p->id != id) continue;
+          p->cancelled.store(true, std::memory_order_seq_cst);
+          slot->run_options.terminate();
+          return true;
+        }
+      }
+    }
     for (auto& mp : s.models) {
       Model& m = *mp;
       for (const Level& l : m.levels) {

@@ -56,6 +56,10 @@ struct Pending {
   std::multimap<Clock::time_point, Pending*>::iterator deadline_pos;
   Request request;
   Callback on_done;
+  // Set (under Impl::mu) when cancel() came while the request was running: it then ends
+  // with CancelledError however its run ended (finish() decides, under mu), and is not
+  // run again. Read without the lock by the worker running its batch.
+  std::atomic<bool> cancelled{false};
 };
 
 // A request that has ended and whose callback is due.
@@ -95,10 +99,16 @@ class Samples {
   double sum_ = 0;
 };
 
-// A replica slot's staging buffers: one per input, grown on demand, reused.
+// A replica slot's staging buffers (one per input, grown on demand, reused) and the run
+// options of its runs: cancel() of a request its batch runs terminates them (reset, under
+// Impl::mu, when a batch begins).
 struct Slot {
   std::vector<std::vector<std::byte>> inputs;
   std::vector<std::vector<int64_t>> shapes;
+  RunOptions run_options;
+  // The requests of the batch this slot runs now (guarded by Impl::mu; capacity reused,
+  // so a batch allocates nothing here): what cancel() looks through.
+  std::vector<Pending*> in_flight;
 };
 
 struct Model {

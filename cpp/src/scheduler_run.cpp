@@ -36,7 +36,8 @@ std::size_t row_bytes(DType dtype, std::span<const int64_t> shape) {
 // Runs PARTS as one batch of ROWS rows in SLOT; returns each part's outputs. Throws what
 // Session::run throws, or CannotSplit.
 std::vector<std::vector<RequestOutput>> run_rows(const Model& m, Slot& slot,
-                                                 std::span<const Part> parts, int64_t rows) {
+                                                 std::span<const Part> parts, int64_t rows,
+                                                 const RunOptions* run_options) {
   const Session& s = *m.session;
   const std::size_t n_in = s.inputs().size();
   slot.inputs.resize(n_in);
@@ -102,7 +103,8 @@ std::vector<std::vector<RequestOutput>> run_rows(const Model& m, Slot& slot,
     buffers[k].planned = true;
   }
   SmallArray<Value, 4> results(n_out);
-  s.run({views.data(), n_in}, m.all_outputs, {results.data(), n_out}, {buffers.data(), n_out});
+  s.run({views.data(), n_in}, m.all_outputs, {results.data(), n_out}, {buffers.data(), n_out},
+        run_options);
 
   std::vector<std::vector<RequestOutput>> out(parts.size());
   for (auto& o : out) o.resize(n_out);
@@ -138,18 +140,31 @@ std::vector<std::vector<RequestOutput>> run_rows(const Model& m, Slot& slot,
   return out;
 }
 
-Ending run_alone(const Model& m, std::unique_ptr<Pending> p) {
+// Runs request P alone with the slot's RUN_OPTIONS. A request cancel() marked is not run
+// (finish() ends it cancelled); a run stopped by the cancel of another request of the
+// slot's batch is run again.
+Ending run_alone(const Model& m, std::unique_ptr<Pending> p, RunOptions& run_options) {
   Ending e;
   e.response.id = p->id;
-  try {
-    const std::size_t n_out = m.all_outputs.size();
-    SmallArray<Value, 4> results(n_out);
-    m.session->run(p->request.inputs, m.all_outputs, {results.data(), n_out});
-    e.response.outputs.resize(n_out);
-    for (std::size_t k = 0; k < n_out; ++k) e.response.outputs[k].value = std::move(results[k]);
-  } catch (...) {
-    e.response.outputs.clear();
-    e.response.error = std::current_exception();
+  for (;;) {
+    // Reset first, then look: a cancel() after the look stops this very run.
+    run_options.unset_terminate();
+    if (p->cancelled.load(std::memory_order_seq_cst)) break;
+    try {
+      const std::size_t n_out = m.all_outputs.size();
+      SmallArray<Value, 4> results(n_out);
+      m.session->run(p->request.inputs, m.all_outputs, {results.data(), n_out}, {}, &run_options);
+      e.response.outputs.resize(n_out);
+      for (std::size_t k = 0; k < n_out; ++k) e.response.outputs[k].value = std::move(results[k]);
+    } catch (const RunTerminatedError&) {
+      e.response.outputs.clear();
+      e.response.error = std::current_exception();
+      continue;  // its own cancel (then it is not run again), or another's
+    } catch (...) {
+      e.response.outputs.clear();
+      e.response.error = std::current_exception();
+    }
+    break;
   }
   e.req = std::move(p);
   return e;
@@ -159,8 +174,9 @@ Ending run_alone(const Model& m, std::unique_ptr<Pending> p) {
 
 void execute(Batch& batch, std::vector<Ending>& endings, bool* retried) {
   const Model& m = *batch.model;
+  RunOptions& run_options = batch.staging->run_options;
   if (batch.reqs.size() == 1) {
-    endings.push_back(run_alone(m, std::move(batch.reqs[0])));
+    endings.push_back(run_alone(m, std::move(batch.reqs[0]), run_options));
     return;
   }
   SmallArray<Part, 64> parts(batch.reqs.size());
@@ -169,12 +185,13 @@ void execute(Batch& batch, std::vector<Ending>& endings, bool* retried) {
   }
   std::vector<std::vector<RequestOutput>> outs;
   try {
-    outs = run_rows(m, *batch.staging, {parts.data(), parts.size()}, batch.rows);
+    outs = run_rows(m, *batch.staging, {parts.data(), parts.size()}, batch.rows, &run_options);
   } catch (...) {
-    // Some request made the batch fail (or the outputs can't be split): run each alone,
+    // Some request made the batch fail (or the outputs can't be split), or a request was
+    // cancelled and its batch's run stopped: run each alone (the cancelled not at all),
     // so that each gets its own result or its own error.
     *retried = true;
-    for (auto& r : batch.reqs) endings.push_back(run_alone(m, std::move(r)));
+    for (auto& r : batch.reqs) endings.push_back(run_alone(m, std::move(r), run_options));
     return;
   }
   for (std::size_t j = 0; j < batch.reqs.size(); ++j) {
@@ -262,7 +279,7 @@ uint64_t warm_up(Model& m) {
       if (m.batching) {
         const Part part{views.data(), size};
         try {
-          run_rows(m, *m.slots[r], {&part, 1}, size);
+          run_rows(m, *m.slots[r], {&part, 1}, size, nullptr);
         } catch (const CannotSplit&) {
           throw InvalidArgumentError(m.label + ": " + msg::warmup_cannot_split(size));
         }

@@ -81,6 +81,11 @@ class TensorCache {
 }  // namespace detail
 
 struct Session::Impl {
+  // SessionOptions::keep_alive: released last, after the ORT session and its initializers.
+  std::shared_ptr<const void> keep_alive;
+  // OrtValues over the caller's memory given to AddInitializer: ORT uses them for as long
+  // as the session lives, so they are released after it.
+  std::vector<OrtValue*> initializers;
   std::string name;
   std::string label;  // "model 'name'", the prefix of every message
   OrtSession* session = nullptr;
@@ -103,7 +108,15 @@ struct Session::Impl {
   ~Impl() {
     input_cache.clear();
     output_cache.clear();
+    release_session();
+  }
+
+  // Releases the ORT session, then the initializers it used (close() and ~Impl).
+  void release_session() noexcept {
     if (session != nullptr) detail::loaded_api().ReleaseSession(session);
+    session = nullptr;
+    for (OrtValue* v : initializers) detail::loaded_api().ReleaseValue(v);
+    initializers.clear();
   }
 
   [[noreturn]] void fail(ErrorCode code, const std::string& what) const {

@@ -156,20 +156,64 @@ void append_provider(const OrtApi& a, OrtSessionOptions* so, const Provider& p,
   }
 }
 
+// The session options of one load, and the values ORT needs only while the model loads
+// (external initializers), released when the load is over.
 struct OptionsGuard {
   const OrtApi& a;
   OrtSessionOptions* so = nullptr;
+  std::vector<OrtValue*> load_values;
   ~OptionsGuard() {
+    for (OrtValue* v : load_values) a.ReleaseValue(v);
     if (so != nullptr) a.ReleaseSessionOptions(so);
   }
 };
 
-OrtSessionOptions* make_options(const OrtApi& a, const SessionOptions& o, const std::string& label,
+// A path or name as ORT's C API takes it (ORTCHAR_T: wchar_t on Windows).
+std::basic_string<ORTCHAR_T> ort_string(const std::string& s) {
+#if defined(_WIN32)
+  return std::filesystem::path(s).wstring();
+#else
+  return s;
+#endif
+}
+
+// An OrtValue over INIT's memory (no copy), for AddInitializer / AddExternalInitializers.
+OrtValue* initializer_value(const OrtApi& a, const Initializer& init, const std::string& label) {
+  const TensorView& t = init.tensor;
+  if (t.dtype == DType::kString || dtype_itemsize(t.dtype) == 0 ||
+      (t.data == nullptr && t.element_count() > 0) || (t.rank > 0 && t.shape == nullptr)) {
+    throw InvalidArgumentError(label + ": " + msg::initializer_not_numeric(init.name));
+  }
+  static char kEmpty[16] = {};
+  static const int64_t kNoDims[1] = {0};
+  OrtValue* v = nullptr;
+  check(a.CreateTensorWithDataAsOrtValue(detail::cpu_memory_info(),
+                                         t.data != nullptr ? t.data : kEmpty, t.byte_size(),
+                                         t.shape != nullptr ? t.shape : kNoDims, t.rank,
+                                         static_cast<ONNXTensorElementDataType>(t.dtype), &v),
+        ErrorCode::kInvalidArgument, label + ": initializer '" + init.name + "'");
+  return v;
+}
+
+OrtSessionOptions* make_options(const OrtApi& a, const SessionOptions& o, Session::Impl& impl,
                                 OptionsGuard& guard) {
+  const std::string& label = impl.label;
   if (o.intra_op_threads < 0 || o.inter_op_threads < 0) {
     throw InvalidArgumentError(
         label + ": intra_op_threads and inter_op_threads must be >= 0, got " +
         std::to_string(o.intra_op_threads) + " and " + std::to_string(o.inter_op_threads));
+  }
+  if (o.log_severity_level < -1 || o.log_severity_level > 4) {
+    throw InvalidArgumentError(label + ": " + msg::log_severity_level(o.log_severity_level));
+  }
+  if (o.log_verbosity_level < 0) {
+    throw InvalidArgumentError(label + ": " + msg::log_verbosity_level(o.log_verbosity_level));
+  }
+  for (const auto* overrides :
+       {&o.free_dimension_overrides, &o.free_dimension_overrides_by_denotation}) {
+    for (const auto& [dim, size] : *overrides) {
+      if (size < 0) throw InvalidArgumentError(label + ": " + msg::free_dimension_size(dim, size));
+    }
   }
   check(a.CreateSessionOptions(&guard.so), ErrorCode::kOrt, label + ": creating session options");
   OrtSessionOptions* so = guard.so;
@@ -197,6 +241,82 @@ OrtSessionOptions* make_options(const OrtApi& a, const SessionOptions& o, const 
   for (const auto& [k, v] : o.config) {
     check(a.AddSessionConfigEntry(so, k.c_str(), v.c_str()), ErrorCode::kInvalidArgument,
           label + ": session config entry '" + k + "'");
+  }
+  // Memory, saving the optimised model, profiling, logging, determinism: one ORT call each.
+  if (!o.enable_cpu_mem_arena) {
+    check(a.DisableCpuMemArena(so), ErrorCode::kInvalidArgument, label + ": enable_cpu_mem_arena");
+  }
+  if (!o.enable_mem_pattern) {
+    check(a.DisableMemPattern(so), ErrorCode::kInvalidArgument, label + ": enable_mem_pattern");
+  }
+  if (!o.optimized_model_filepath.empty()) {
+    check(a.SetOptimizedModelFilePath(so, ort_string(o.optimized_model_filepath).c_str()),
+          ErrorCode::kInvalidArgument, label + ": optimized_model_filepath");
+  }
+  if (o.enable_profiling) {
+    check(a.EnableProfiling(so, ort_string(o.profile_file_prefix).c_str()),
+          ErrorCode::kInvalidArgument, label + ": enable_profiling");
+  }
+  if (o.log_severity_level >= 0) {
+    check(a.SetSessionLogSeverityLevel(so, o.log_severity_level), ErrorCode::kInvalidArgument,
+          label + ": log_severity_level");
+  }
+  if (o.log_verbosity_level != 0) {
+    check(a.SetSessionLogVerbosityLevel(so, o.log_verbosity_level), ErrorCode::kInvalidArgument,
+          label + ": log_verbosity_level");
+  }
+  if (!o.logid.empty()) {
+    check(a.SetSessionLogId(so, o.logid.c_str()), ErrorCode::kInvalidArgument, label + ": logid");
+  }
+  if (o.use_deterministic_compute) {
+    check(a.SetDeterministicCompute(so, true), ErrorCode::kInvalidArgument,
+          label + ": use_deterministic_compute");
+  }
+  // The model's shapes and weights: free dimensions, initializers, external data.
+  for (const auto& [dim, size] : o.free_dimension_overrides) {
+    check(a.AddFreeDimensionOverrideByName(so, dim.c_str(), size), ErrorCode::kInvalidArgument,
+          label + ": free dimension override '" + dim + "'");
+  }
+  for (const auto& [dim, size] : o.free_dimension_overrides_by_denotation) {
+    check(a.AddFreeDimensionOverride(so, dim.c_str(), size), ErrorCode::kInvalidArgument,
+          label + ": free dimension override for denotation '" + dim + "'");
+  }
+  for (const Initializer& init : o.initializers) {
+    OrtValue* v = initializer_value(a, init, label);
+    impl.initializers.push_back(v);  // released after the session
+    check(a.AddInitializer(so, init.name.c_str(), v), ErrorCode::kInvalidArgument,
+          label + ": initializer '" + init.name + "'");
+  }
+  if (!o.external_initializers.empty()) {
+    std::vector<const char*> names;
+    for (const Initializer& init : o.external_initializers) {
+      guard.load_values.push_back(initializer_value(a, init, label));
+      names.push_back(init.name.c_str());
+    }
+    check(a.AddExternalInitializers(so, names.data(), guard.load_values.data(), names.size()),
+          ErrorCode::kInvalidArgument, label + ": external_initializers");
+  }
+  if (!o.external_data.empty()) {
+    std::vector<std::basic_string<ORTCHAR_T>> files;
+    std::vector<const ORTCHAR_T*> names;
+    std::vector<char*> buffers;
+    std::vector<std::size_t> sizes;
+    static char kEmpty[1] = {};
+    for (const ExternalFile& f : o.external_data) files.push_back(ort_string(f.name));
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      const ExternalFile& f = o.external_data[i];
+      names.push_back(files[i].c_str());
+      // ORT reads the buffers (the C API's type is not const).
+      buffers.push_back(f.data != nullptr ? static_cast<char*>(const_cast<void*>(f.data)) : kEmpty);
+      sizes.push_back(f.size);
+    }
+    check(a.AddExternalInitializersFromFilesInMemory(so, names.data(), buffers.data(), sizes.data(),
+                                                     names.size()),
+          ErrorCode::kInvalidArgument, label + ": external_data");
+  }
+  for (const std::string& lib : o.custom_op_libraries) {
+    check(a.RegisterCustomOpsLibrary_V2(so, ort_string(lib).c_str()), ErrorCode::kInvalidArgument,
+          label + ": " + msg::custom_op_library(lib));
   }
   if (!o.providers.empty()) {
     std::vector<std::string> available = available_providers();
@@ -342,8 +462,9 @@ Session Session::from_file(const std::string& path, const SessionOptions& option
   }
   OrtEnv* env = detail::env();
   const OrtApi& a = loaded_api();
-  OptionsGuard guard{a};
-  OrtSessionOptions* so = make_options(a, options, impl->label, guard);
+  impl->keep_alive = options.keep_alive;
+  OptionsGuard guard{a, nullptr, {}};
+  OrtSessionOptions* so = make_options(a, options, *impl, guard);
   const std::string what = impl->label + ": " + msg::loading_file_failed(path);
 #if defined(_WIN32)
   std::wstring wpath = p.wstring();
@@ -363,8 +484,9 @@ Session Session::from_bytes(const void* data, std::size_t size, const SessionOpt
   }
   OrtEnv* env = detail::env();
   const OrtApi& a = loaded_api();
-  OptionsGuard guard{a};
-  OrtSessionOptions* so = make_options(a, options, impl->label, guard);
+  impl->keep_alive = options.keep_alive;
+  OptionsGuard guard{a, nullptr, {}};
+  OrtSessionOptions* so = make_options(a, options, *impl, guard);
   const std::string what = impl->label + ": " + msg::loading_bytes_failed(size);
   check_load(a, a.CreateSessionFromArray(env, data, size, so, &impl->session), what);
   read_metadata(a, *impl);
@@ -460,10 +582,27 @@ void Session::close() noexcept {
   }
   s.input_cache.clear();
   s.output_cache.clear();
-  if (s.session != nullptr) {
-    loaded_api().ReleaseSession(s.session);
-    s.session = nullptr;
-  }
+  s.release_session();
+}
+
+std::string Session::end_profiling() const {
+  const Impl& s = *impl_;
+  RunGuard guard(s);
+  char* raw = nullptr;
+  check(loaded_api().SessionEndProfiling(s.session, detail::default_allocator(), &raw),
+        ErrorCode::kOrt, s.label + ": ending profiling");
+  std::string path = raw != nullptr ? raw : "";
+  detail::free_ort_string(raw);
+  return path;
+}
+
+uint64_t Session::profiling_start_time_ns() const {
+  const Impl& s = *impl_;
+  RunGuard guard(s);
+  uint64_t ns = 0;
+  check(loaded_api().SessionGetProfilingStartTimeNs(s.session, &ns), ErrorCode::kOrt,
+        s.label + ": reading the profiling start time");
+  return ns;
 }
 
 bool Session::closed() const noexcept {

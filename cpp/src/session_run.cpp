@@ -151,12 +151,16 @@ void check_tensor(const Session::Impl& s, const ValueInfo& info, const TensorVie
   }
 }
 
-[[noreturn]] void fail_run(const Session::Impl& s, OrtStatus* st,
-                           std::span<const InputView> feeds) {
+[[noreturn]] void fail_run(const Session::Impl& s, OrtStatus* st, std::span<const InputView> feeds,
+                           const RunOptions* run_options) {
   const OrtApi& a = loaded_api();
   int ort_code = static_cast<int>(a.GetErrorCode(st));
   std::string text = a.GetErrorMessage(st);
   a.ReleaseStatus(st);
+  if (run_options != nullptr && run_options->terminated()) {
+    // ORT's own text ("Exiting due to terminate flag being set to true.") says less.
+    throw RunTerminatedError(s.label + ": " + msg::run_terminated(), ort_code);
+  }
   if (!detail::valid_utf8(text)) {
     text = detail::kInvalidText;
     ort_code = ORT_FAIL;  // the Python backend cannot know ORT's code either
@@ -352,6 +356,7 @@ struct RunCall {
   OrtValue* const* in_values;
   std::size_t n_given;
   const char* const* out_names;
+  const OrtRunOptions* run_options;
 };
 
 // After OrtApi::Run failed with ST while some outputs went to buffers: was it the
@@ -373,8 +378,8 @@ OrtStatus* retry_without_buffers(const Session::Impl& s, OrtStatus* st, const Ru
         in_buffer[k] = false;
       }
     }
-    return a.Run(s.session, nullptr, call.names, call.in_values, call.n_given, call.out_names,
-                 n_out, out_values);
+    return a.Run(s.session, call.run_options, call.names, call.in_values, call.n_given,
+                 call.out_names, n_out, out_values);
   };
   // 1. A planned buffer may be wrong (the model declared a shape it does not make): run
   //    with ORT allocating those outputs. Only if that succeeds were the plans at fault;
@@ -426,7 +431,8 @@ OrtStatus* retry_without_buffers(const Session::Impl& s, OrtStatus* st, const Ru
 }  // namespace
 
 void Session::run(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
-                  std::span<Value> results, std::span<const OutputBuffer> buffers) const {
+                  std::span<Value> results, std::span<const OutputBuffer> buffers,
+                  const RunOptions* run_options) const {
   const Impl& s = *impl_;
   const std::size_t n_in = s.inputs.size();
   const std::size_t n_out = outputs.size();
@@ -526,13 +532,15 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
     in_buffer[k] = true;
   }
 
-  OrtStatus* st = a.Run(s.session, nullptr, names, in.values.data(), n_given, out_names.data(),
-                        n_out, out.values.data());
-  if (st != nullptr && (any_planned || any_firm)) {
-    const RunCall call{names, in.values.data(), n_given, out_names.data()};
+  const OrtRunOptions* ro = run_options != nullptr ? run_options->get() : nullptr;
+  OrtStatus* st = a.Run(s.session, ro, names, in.values.data(), n_given, out_names.data(), n_out,
+                        out.values.data());
+  if (st != nullptr && (any_planned || any_firm) &&
+      (run_options == nullptr || !run_options->terminated())) {
+    const RunCall call{names, in.values.data(), n_given, out_names.data(), ro};
     st = retry_without_buffers(s, st, call, outputs, buffers, out, in_buffer.data());
   }
-  if (st != nullptr) fail_run(s, st, inputs);
+  if (st != nullptr) fail_run(s, st, inputs, run_options);
 
   for (std::size_t k = 0; k < n_out; ++k) {
     if (!in_buffer[k]) {
@@ -556,7 +564,8 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
 }
 
 std::vector<Value> Session::run(const std::vector<std::pair<std::string, TensorView>>& feeds,
-                                const std::vector<std::string>& output_names) const {
+                                const std::vector<std::string>& output_names,
+                                const RunOptions* run_options) const {
   const Impl& s = *impl_;
   std::vector<InputView> views(s.inputs.size());
   for (const auto& [name, view] : feeds) views[input_index(name)] = InputView::of(view);
@@ -567,8 +576,73 @@ std::vector<Value> Session::run(const std::vector<std::pair<std::string, TensorV
     for (const std::string& n : output_names) outs.push_back(output_index(n));
   }
   std::vector<Value> results(outs.size());
-  run(views, outs, results);
+  run(views, outs, results, {}, run_options);
   return results;
+}
+
+// -- run options -------------------------------------------------------------------------
+
+struct RunOptions::State {
+  OrtRunOptions* options = nullptr;
+  std::atomic<bool> terminated{false};
+  ~State() {
+    if (options != nullptr) loaded_api().ReleaseRunOptions(options);
+  }
+};
+
+RunOptions::RunOptions() : state_(std::make_unique<State>()) {
+  detail::check(detail::api().CreateRunOptions(&state_->options), ErrorCode::kOrt,
+                "creating run options");
+}
+RunOptions::RunOptions(RunOptions&&) noexcept = default;
+RunOptions& RunOptions::operator=(RunOptions&&) noexcept = default;
+RunOptions::~RunOptions() = default;
+
+void RunOptions::set_tag(const std::string& tag) {
+  detail::check(loaded_api().RunOptionsSetRunTag(state_->options, tag.c_str()),
+                ErrorCode::kInvalidArgument, "run_tag");
+}
+
+void RunOptions::set_log_severity_level(int level) {
+  if (level < 0 || level > 4) {
+    throw InvalidArgumentError(msg::run_log_severity_level(level));
+  }
+  detail::check(loaded_api().RunOptionsSetRunLogSeverityLevel(state_->options, level),
+                ErrorCode::kInvalidArgument, "log_severity_level");
+}
+
+void RunOptions::set_log_verbosity_level(int level) {
+  if (level < 0) throw InvalidArgumentError(msg::log_verbosity_level(level));
+  detail::check(loaded_api().RunOptionsSetRunLogVerbosityLevel(state_->options, level),
+                ErrorCode::kInvalidArgument, "log_verbosity_level");
+}
+
+void RunOptions::add_config_entry(const std::string& key, const std::string& value) {
+  detail::check(loaded_api().AddRunConfigEntry(state_->options, key.c_str(), value.c_str()),
+                ErrorCode::kInvalidArgument, "run config entry '" + key + "'");
+}
+
+void RunOptions::terminate() noexcept {
+  // The flag first: a run that fails because of ORT's flag then finds ours set.
+  state_->terminated.store(true, std::memory_order_release);
+  if (OrtStatus* st = loaded_api().RunOptionsSetTerminate(state_->options)) {
+    loaded_api().ReleaseStatus(st);  // ORT's implementation cannot fail
+  }
+}
+
+void RunOptions::unset_terminate() noexcept {
+  if (OrtStatus* st = loaded_api().RunOptionsUnsetTerminate(state_->options)) {
+    loaded_api().ReleaseStatus(st);
+  }
+  state_->terminated.store(false, std::memory_order_release);
+}
+
+bool RunOptions::terminated() const noexcept {
+  return state_->terminated.load(std::memory_order_acquire);
+}
+
+OrtRunOptions* RunOptions::get() const noexcept {
+  return state_->options;
 }
 
 }  // namespace ortnative

@@ -61,12 +61,16 @@ void Value::describe() {
     kind_ = Kind::kSequence;
     return;
   }
+  if (type == ONNX_TYPE_MAP) {
+    kind_ = Kind::kMap;
+    return;
+  }
   if (type != ONNX_TYPE_TENSOR) {
     throw OrtError(
-        "ortnative returns tensors and sequences of tensors; this output has ONNX "
+        "ortnative returns tensors, sequences and maps; this output has ONNX "
         "value type " +
         std::to_string(static_cast<int>(type)) +
-        " (a map or other type), which ortnative does not support");
+        " (opaque or sparse), which ortnative does not support");
   }
   OrtTensorTypeAndShapeInfo* info = nullptr;
   check(a.GetTensorTypeAndShape(v, &info), ErrorCode::kOrt, "reading a tensor's shape");
@@ -174,6 +178,22 @@ std::size_t Value::sequence_length() const {
   std::size_t n = 0;
   check(loaded_api().GetValueCount(value_, &n), ErrorCode::kOrt, "reading a sequence");
   return n;
+}
+
+Value Value::map_keys() const {
+  if (kind_ != Kind::kMap) throw InvalidArgumentError("Value: not a map");
+  OrtValue* out = nullptr;
+  check(loaded_api().GetValue(value_, 0, detail::default_allocator(), &out), ErrorCode::kOrt,
+        "reading a map's keys");
+  return Value(out);
+}
+
+Value Value::map_values() const {
+  if (kind_ != Kind::kMap) throw InvalidArgumentError("Value: not a map");
+  OrtValue* out = nullptr;
+  check(loaded_api().GetValue(value_, 1, detail::default_allocator(), &out), ErrorCode::kOrt,
+        "reading a map's values");
+  return Value(out);
 }
 
 Value Value::sequence_at(std::size_t i) const {

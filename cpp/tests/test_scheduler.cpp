@@ -9,7 +9,9 @@
 #include <barrier>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -316,6 +318,95 @@ TEST_CASE("cancel ends a queued request, not a finished one") {
   sched.close(true);
   CHECK(calls == 1);
   CHECK(sched.stats("add").cancelled == 1);
+}
+
+namespace {
+
+// One row of the batchable loop model: x (64 values of V), n iterations.
+Request loop_request(float v, int64_t n) {
+  struct Row {
+    std::vector<float> x = std::vector<float>(64);
+    std::vector<int64_t> x_shape = {1, 64}, n = {0}, n_shape = {1};
+  };
+  auto o = std::make_shared<Row>();
+  std::fill(o->x.begin(), o->x.end(), v);
+  o->n[0] = n;
+  Request r;
+  r.inputs = {InputView::of(TensorView{DType::kFloat32, o->x_shape.data(), 2, o->x.data()}),
+              InputView::of(TensorView{DType::kInt64, o->n_shape.data(), 1, o->n.data()})};
+  r.keep_alive = o;
+  return r;
+}
+
+// Each request's ending, counted.
+struct Endings {
+  std::mutex mu;
+  std::map<RequestId, int> calls;
+  std::map<RequestId, Response> last;
+  Callback on_done() {
+    return [this](Response&& r) {
+      std::lock_guard<std::mutex> g(mu);
+      ++calls[r.id];
+      last[r.id] = std::move(r);
+    };
+  }
+  int count(RequestId id) {
+    std::lock_guard<std::mutex> g(mu);
+    return calls.count(id) != 0 ? calls[id] : 0;
+  }
+};
+
+void wait_for(const std::function<bool()>& cond) {
+  while (!cond()) std::this_thread::sleep_for(1ms);
+}
+
+}  // namespace
+
+TEST_CASE("cancel stops a running request's batch; the others of the batch run again alone") {
+  SchedulerOptions so;
+  so.threads = 2;
+  Scheduler sched(so);
+  ModelConfig cfg;
+  cfg.max_batch_size = 4;
+  cfg.max_queue_delay = 100ms;
+  const std::string bytes = ortnative::test::batch_loop_model();
+  sched.add_model("loop", load(bytes, "loop"), cfg);
+  Session alone = load(bytes, "alone");
+  const int64_t forever = int64_t{1} << 40;  // only a cancel ends these
+  Endings ends;
+  // D holds the one replica; A, B and C queue behind it and then form one batch.
+  RequestId d = sched.submit("loop", loop_request(0.5f, forever), ends.on_done());
+  wait_for([&] { return sched.stats("loop").running == 1; });
+  RequestId a = sched.submit("loop", loop_request(0.1f, forever), ends.on_done());
+  RequestId b = sched.submit("loop", loop_request(0.2f, 3), ends.on_done());
+  RequestId c = sched.submit("loop", loop_request(0.3f, 3), ends.on_done());
+  CHECK(sched.cancel(d));  // running: its run stops, and it ends on the worker
+  wait_for([&] { return ends.count(d) == 1; });
+  wait_for([&] { return sched.stats("loop").running == 3; });  // A, B, C: one batch
+  CHECK(sched.cancel(a));
+  wait_for([&] { return ends.count(a) + ends.count(b) + ends.count(c) == 3; });
+  sched.close(true);
+  for (RequestId id : {a, b, c, d}) CHECK(ends.count(id) == 1);
+  for (RequestId id : {a, d}) {
+    CHECK_THROWS(ends.last[id].rethrow_if_error(), CancelledError,
+                 "request cancelled while it ran (its run was stopped)");
+  }
+  // B and C get what a run of their own gives (3 iterations, not the batch's).
+  for (auto [id, v] : {std::pair{b, 0.2f}, std::pair{c, 0.3f}}) {
+    CHECK(ends.last[id].ok());
+    std::vector<float> x(64, v);
+    std::vector<int64_t> xs = {1, 64}, n = {3}, ns = {1};
+    auto want = alone.run({{"x", {DType::kFloat32, xs.data(), 2, x.data()}},
+                           {"n", {DType::kInt64, ns.data(), 1, n.data()}}});
+    const auto* got = static_cast<const float*>(ends.last[id].outputs[0].data());
+    const auto* ref = static_cast<const float*>(want[0].data());
+    CHECK(std::equal(got, got + 64, ref));
+  }
+  CHECK(!sched.cancel(b));  // ended
+  ModelStats st = sched.stats("loop");
+  CHECK(st.submitted == 4 && st.cancelled == 2 && st.completed == 2 && st.failed == 0);
+  CHECK(st.running == 0 && st.queued == 0);
+  CHECK(st.retried_batches == 1);
 }
 
 TEST_CASE("close: drain runs what is queued, no drain ends it; submit then refuses") {

@@ -21,11 +21,12 @@ from .errors import (
     OrtError,
     QueueFullError,
     RequestTimeoutError,
+    RunTerminatedError,
     RuntimeLoadError,
     SchedulerClosedError,
     SessionClosedError,
 )
-from .options import ModelConfig, PreprocessOptions, SessionOptions
+from .options import ModelConfig, PreprocessOptions, RunOptions, SessionOptions
 from .pipeline import Pipeline
 from .preprocess import ImagePreprocessor, Transform
 from .scheduler import Scheduler
@@ -53,6 +54,8 @@ __all__ = [
     "PreprocessOptions",
     "QueueFullError",
     "RequestTimeoutError",
+    "RunOptions",
+    "RunTerminatedError",
     "RuntimeLoadError",
     "Scheduler",
     "SchedulerClosedError",

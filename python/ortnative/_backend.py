@@ -111,15 +111,25 @@ def ort_version(which: str | None = None) -> str:
     return str(onnxruntime.__version__)
 
 
-def set_global_thread_pools(intra_op_threads: int = 0, inter_op_threads: int = 0) -> None:
-    """Sets the sizes of the thread pools all sessions share (0 = ORT's default).
+def set_global_thread_pools(
+    intra_op_threads: int = 0, inter_op_threads: int = 0, *, allow_spinning: bool = True
+) -> None:
+    """Sets the sizes of the thread pools all sessions share (0 = ORT's default), and
+    whether their threads spin.
+
+    ``allow_spinning`` (ONNX Runtime's default, True): a pool thread out of work spins
+    for a while before it sleeps, so the next run starts sooner, at the cost of CPU time
+    between runs; False suits a process that shares its cores with other work. Sessions
+    with pools of their own (``intra_op_threads`` > 0) follow their config entries
+    ``"session.intra_op.allow_spinning"`` / ``"session.inter_op.allow_spinning"``
+    instead.
 
     Call it before the first session is created; the environment variables
-    ``ORTNATIVE_INTRA_OP_THREADS`` / ``ORTNATIVE_INTER_OP_THREADS`` do the same
+    ``ORTNATIVE_INTRA_OP_THREADS`` / ``ORTNATIVE_INTER_OP_THREADS`` set the sizes
     without code. Raises :class:`InvalidArgumentError` once the native pools exist
-    with other sizes. On the python backend, where sessions cannot share pools without
+    with other settings. On the python backend, where sessions cannot share pools without
     breaking the host's own onnxruntime sessions, each session gets pools of these
-    sizes instead.
+    sizes instead (spinning as asked, through those config entries).
     """
     for label, value in (
         ("intra_op_threads", intra_op_threads),
@@ -127,11 +137,13 @@ def set_global_thread_pools(intra_op_threads: int = 0, inter_op_threads: int = 0
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidArgumentError(f"{label} must be an int >= 0, got {value!r}")
+    if not isinstance(allow_spinning, bool):
+        raise InvalidArgumentError(f"allow_spinning must be True or False, got {allow_spinning!r}")
     if _native is not None:
-        _native.set_global_thread_pools(intra_op_threads, inter_op_threads)
+        _native.set_global_thread_pools(intra_op_threads, inter_op_threads, allow_spinning)
     from . import _fallback
 
-    _fallback.set_global_thread_pools(intra_op_threads, inter_op_threads)
+    _fallback.set_global_thread_pools(intra_op_threads, inter_op_threads, allow_spinning)
 
 
 def available_providers(which: str | None = None) -> list[str]:

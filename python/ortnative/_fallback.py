@@ -25,14 +25,16 @@ from .errors import (
     InvalidTypeError,
     ModelLoadError,
     OrtError,
+    RunTerminatedError,
     SessionClosedError,
 )
-from .options import SessionOptions
+from .options import RunOptions, SessionOptions
 
 _E = TypeVar("_E", bound=Exception)
 _ort: Any = None
 _pools_lock = threading.Lock()
 _pools_requested: tuple[int, int] | None = None
+_pools_spinning = True
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : (\d+) : [A-Z_]+ : ", re.DOTALL)
 
 _TYPE_MAP = {
@@ -64,18 +66,21 @@ def _onnxruntime() -> Any:
     return _ort
 
 
-def set_global_thread_pools(intra: int, inter: int) -> None:
-    """Sizes for sessions that ask for the shared pools (threads 0).
+def set_global_thread_pools(intra: int, inter: int, allow_spinning: bool = True) -> None:
+    """Sizes (and spinning) for sessions that ask for the shared pools (threads 0).
 
     onnxruntime's Python API can share pools between sessions only by switching the
     whole process to global pools, after which it refuses every session that has pools
     of its own, the user's plain onnxruntime sessions included. The fallback will not
     do that to its host process: each of its sessions gets pools of its own, of these
-    sizes.
+    sizes, spinning or not as ALLOW_SPINNING says (the session config entries
+    "session.intra_op.allow_spinning" / "session.inter_op.allow_spinning", unless the
+    session's config sets them).
     """
-    global _pools_requested
+    global _pools_requested, _pools_spinning
     with _pools_lock:
         _pools_requested = (intra, inter)
+        _pools_spinning = allow_spinning
 
 
 def _env_threads(name: str) -> int:
@@ -249,11 +254,25 @@ class PythonSession:
             if opts.execution_mode == "parallel"
             else ort.ExecutionMode.ORT_SEQUENTIAL
         )
-        for k, v in opts.config.items():
+        config = dict(opts.config)
+        if opts.intra_op_threads == 0 and opts.inter_op_threads == 0 and not _pools_spinning:
+            # Standing in for the shared pools: they do not spin.
+            config.setdefault("session.intra_op.allow_spinning", "0")
+            config.setdefault("session.inter_op.allow_spinning", "0")
+        for k, v in config.items():
             try:
                 so.add_session_config_entry(k, v)
             except Exception as exc:  # noqa: BLE001 - re-raised as our type
                 raise self._fail(InvalidArgumentError, msg.config_entry(k, _strip(exc))) from None
+        self._keep = _apply_options(so, opts)  # what ORT reads after the load
+        for lib in map(str, opts.custom_op_libraries):  # paths as str (the record's)
+            try:
+                so.register_custom_ops_library(lib)
+            except Exception as exc:  # noqa: BLE001 - re-raised as our type
+                raise self._fail(
+                    InvalidArgumentError, f"{msg.custom_op_library(lib)}: {_strip(exc)}"
+                ) from None
+        self.ort_options = so  # for tests: what onnxruntime was given
         providers: list[Any] = []
         if opts.providers:
             available = ort.get_available_providers()
@@ -357,6 +376,14 @@ class PythonSession:
             "custom": dict(m.custom_metadata_map),
         }
 
+    def end_profiling(self) -> str:
+        self._check_open()
+        return str(self._sess.end_profiling())
+
+    def profiling_start_time_ns(self) -> int:
+        self._check_open()
+        return int(self._sess.get_profiling_start_time_ns())
+
     def close(self) -> None:
         # Runs in flight hold their own reference to onnxruntime's session, so dropping
         # ours cannot pull it from under them; it is freed when the last one returns.
@@ -443,25 +470,35 @@ class PythonSession:
         self._check_tensor(spec, value, "input")
         return _for_ort(value, spec)
 
-    def run(self, feeds: Any, outputs: Any = None, *, out: Any = None) -> dict[str, Any]:
+    def run(
+        self, feeds: Any, outputs: Any = None, *, out: Any = None, run_options: Any = None
+    ) -> dict[str, Any]:
         run = self._run
         if run is None:
             raise self._fail(SessionClosedError, msg.session_closed())
-        if outputs is None and out is None and self._fast_ok(feeds):
+        if outputs is None and out is None and run_options is None and self._fast_ok(feeds):
             names = self._out_names
             return dict(zip(names, self._ort_run(run, names, feeds, feeds), strict=False))
-        return self._run_general(run, feeds, outputs, out)
+        return self._run_general(run, feeds, outputs, out, run_options)
 
-    def _ort_run(self, run: Any, names: list[str], feeds: Any, given: Any) -> Any:
+    def _ort_run(
+        self, run: Any, names: list[str], feeds: Any, given: Any, options: Any = None
+    ) -> Any:
         """onnxruntime's run, counted in ``_exit.inside_ort`` (see _exit.py: at exit,
-        the interpreter waits for these and refuses new ones from other threads)."""
+        the interpreter waits for these and refuses new ones from other threads).
+        OPTIONS: an ortnative.RunOptions or None."""
         inside = _exit.inside_ort
         inside.append(None)
         if _exit.exiting and not _exit.may_run():
             _exit.refuse(self._fail(SessionClosedError, msg.interpreter_exiting()))
+        ort_options = None if options is None else options._impl("python").ort
         try:
-            return run(names, feeds, None)
+            return run(names, feeds, ort_options)
         except Exception as exc:  # noqa: BLE001 - re-raised as our type
+            if options is not None and options.terminated:
+                err = self._fail(RunTerminatedError, msg.run_terminated())
+                err.ort_code = _ort_code(exc)
+                raise err from None
             raise self._run_error(exc, given) from None
         finally:
             inside.pop()
@@ -505,15 +542,24 @@ class PythonSession:
                     ort_feeds[spec.name] = value
         return given, ort_feeds
 
-    def run_prepared(self, ort_feeds: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-        """Runs feeds :meth:`prepare` checked; all outputs; errors as :meth:`run`'s."""
+    def run_prepared(
+        self, ort_feeds: dict[str, Any], given: dict[str, Any], run_options: Any = None
+    ) -> dict[str, Any]:
+        """Runs feeds :meth:`prepare` checked; all outputs; errors as :meth:`run`'s.
+        RUN_OPTIONS: an ortnative.RunOptions or None."""
         run = self._run
         if run is None:
             raise self._fail(SessionClosedError, msg.session_closed())
         names = self._out_names
-        return dict(zip(names, self._ort_run(run, names, ort_feeds, given), strict=False))
+        return dict(
+            zip(names, self._ort_run(run, names, ort_feeds, given, run_options), strict=False)
+        )
 
-    def _run_general(self, run: Any, feeds: Any, outputs: Any, out: Any) -> dict[str, Any]:
+    def _run_general(
+        self, run: Any, feeds: Any, outputs: Any, out: Any, run_options: Any = None
+    ) -> dict[str, Any]:
+        if run_options is not None and not isinstance(run_options, RunOptions):
+            raise msg.run_options_type(type(run_options).__name__)
         in_specs = self.input_specs
         given = self._given(feeds)
         # 4: which outputs.
@@ -532,7 +578,7 @@ class PythonSession:
                 value = self._check_input(spec, given[spec.name])
                 if value is not None:
                     ort_feeds[spec.name] = value
-        return self._run_checked(run, names, ort_feeds, targets, given)
+        return self._run_checked(run, names, ort_feeds, targets, given, run_options)
 
     def _given(self, feeds: Any) -> dict[str, Any]:
         """Steps 1-3 of the checks: the container, names, dtypes ortnative can take at
@@ -577,6 +623,7 @@ class PythonSession:
         ort_feeds: dict[str, Any],
         targets: dict[str, np.ndarray] | None,
         given: dict[str, Any],
+        run_options: Any = None,
     ) -> dict[str, Any]:
         # 7: out= arrays against the outputs' dtypes and fixed dims.
         if targets:
@@ -588,12 +635,12 @@ class PythonSession:
                         raise self._fail(InvalidInputError, msg.out_kind(name, spec.describe()))
                     self._check_tensor(spec, arr, "out array for output")
         # 8: run.
-        results = self._ort_run(run, names, ort_feeds, given)
+        results = self._ort_run(run, names, ort_feeds, given, run_options)
         if targets:
             return self._deliver(names, results, targets, given)
         return dict(zip(names, results, strict=False))
 
-    def _run_bfloat16(self, names: list[str], feeds: dict[str, Any], _opts: Any) -> list[Any]:
+    def _run_bfloat16(self, names: list[str], feeds: dict[str, Any], opts: Any) -> list[Any]:
         ort = _onnxruntime()
         values = {}
         for name, arr in feeds.items():
@@ -607,7 +654,7 @@ class PythonSession:
         if sess is None:
             raise self._fail(SessionClosedError, msg.session_closed())
         results = []
-        for name, value in zip(names, sess.run_with_ort_values(names, values), strict=False):
+        for name, value in zip(names, sess.run_with_ort_values(names, values, opts), strict=False):
             if self._out_by_name[name].dtype_name == "bfloat16":
                 import ctypes
 
@@ -712,6 +759,84 @@ class PythonSession:
         err = self._fail(cls, msg.run_failed(text, feeds))
         err.ort_code = code
         return err
+
+
+class PythonRunOptions:
+    """An ortnative.RunOptions as an ``onnxruntime.RunOptions`` (``ort``), made once."""
+
+    def __init__(self, options: RunOptions) -> None:
+        ro = _onnxruntime().RunOptions()
+        ro.logid = options.run_tag
+        if options.log_severity_level is not None:
+            ro.log_severity_level = options.log_severity_level
+        ro.log_verbosity_level = options.log_verbosity_level
+        for k, v in options.config.items():
+            try:
+                ro.add_run_config_entry(k, v)
+            except Exception as exc:  # noqa: BLE001 - re-raised as our type
+                raise InvalidArgumentError(f"run config entry '{k}': {_strip(exc)}") from None
+        self.ort = ro
+
+    def terminate(self) -> None:
+        self.ort.terminate = True
+
+    def unset_terminate(self) -> None:
+        self.ort.terminate = False
+
+    @property
+    def terminated(self) -> bool:
+        return bool(self.ort.terminate)
+
+
+def _ort_value(arr: np.ndarray) -> Any:
+    """A C-level onnxruntime OrtValue over ARR's memory (bfloat16 as ONNX type 16)."""
+    ort = _onnxruntime()
+    if arr.dtype.name == "bfloat16":
+        value = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(arr.view(np.uint16), 16)
+    else:
+        value = ort.OrtValue.ortvalue_from_numpy(arr)
+    return value
+
+
+def _apply_options(so: Any, opts: SessionOptions) -> list[Any]:
+    """The record's memory, profiling, logging, shape and weight options on onnxruntime's
+    SessionOptions SO (custom op libraries and config entries are the caller's, for their
+    messages); returns what must stay alive as long as the session (the initializers'
+    OrtValues, which read the record's arrays in place)."""
+    so.enable_cpu_mem_arena = opts.enable_cpu_mem_arena
+    so.enable_mem_pattern = opts.enable_mem_pattern
+    if opts.optimized_model_filepath:
+        so.optimized_model_filepath = opts.optimized_model_filepath
+    if opts.enable_profiling:
+        so.enable_profiling = True
+        so.profile_file_prefix = opts.profile_file_prefix
+    if opts.log_severity_level is not None:
+        so.log_severity_level = opts.log_severity_level
+    so.log_verbosity_level = opts.log_verbosity_level
+    if opts.logid:
+        so.logid = opts.logid
+    if opts.use_deterministic_compute:
+        so.use_deterministic_compute = True
+    for dim, size in opts.free_dimension_overrides.items():
+        so.add_free_dimension_override_by_name(dim, size)
+    for dim, size in opts.free_dimension_overrides_by_denotation.items():
+        so.add_free_dimension_override_by_denotation(dim, size)
+    keep: list[Any] = []
+    for name, arr in opts.initializers.items():
+        value = _ort_value(arr)
+        keep.append(value)
+        so.add_initializer(name, value)
+    if opts.external_initializers:
+        values = [_ort_value(a) for a in opts.external_initializers.values()]
+        keep += values
+        so.add_external_initializers(list(opts.external_initializers), values)
+    if opts.external_data:
+        so.add_external_initializers_from_files_in_memory(
+            list(opts.external_data),
+            list(opts.external_data.values()),
+            [memoryview(b).nbytes for b in opts.external_data.values()],
+        )
+    return keep
 
 
 def _for_ort(arr: np.ndarray, spec: Spec) -> np.ndarray:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _messages as msg
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, RunTerminatedError
 
 if TYPE_CHECKING:
     from ._fallback import Spec
     from ._fallback_scheduler import Batch, Ending, Model, Pending
+    from .options import RunOptions
 
 
 class CannotSplitError(Exception):
@@ -60,29 +61,44 @@ def check_batchable(m: Model) -> None:
 
 
 def execute(batch: Batch) -> tuple[list[Ending], bool]:
-    """Runs a batch a worker took: (each request's ending, whether the batch failed and
-    its requests ran again alone, each for its own error)."""
+    """Runs a batch a worker took: (each request's ending, whether the batch failed, or
+    was stopped because a request of it was cancelled, and its requests ran again alone,
+    each for its own result or error)."""
     m, slot, taken, rows, _started = batch
+    options = m.run_options[slot] if slot is not None else None
     if len(taken) == 1:
-        return [run_alone(m, taken[0])], False
+        return [run_alone(m, taken[0], options)], False
     assert slot is not None  # only a lone request runs outside the slots (at exit)
     try:
-        outs = run_rows(m, slot, [(p.feeds, p.rows) for p in taken], rows)
+        outs = run_rows(m, slot, [(p.feeds, p.rows) for p in taken], rows, options)
     except Exception:  # noqa: BLE001 - each request then runs alone, for its own error
-        return [run_alone(m, p) for p in taken], True
+        return [run_alone(m, p, options) for p in taken], True
     return [(p, out, None) for p, out in zip(taken, outs, strict=False)], False
 
 
-def run_alone(m: Model, p: Pending) -> Ending:
-    """One request on its own: its outputs, or the error its future gets."""
-    try:
-        return (p, m.session.run_prepared(p.feeds, p.given), None)
-    except Exception as exc:  # noqa: BLE001 - delivered through the future
-        return (p, None, exc)
+def run_alone(m: Model, p: Pending, options: RunOptions | None = None) -> Ending:
+    """One request on its own, with its slot's run OPTIONS: its outputs, or the error its
+    future gets. A request cancel() marked is not run (the scheduler ends it cancelled);
+    a run stopped by the cancel of another request of the batch is run again."""
+    while True:
+        if options is not None:
+            options.unset_terminate()  # reset first, then look: a later cancel stops this run
+        if p.cancelled:
+            return (p, None, None)
+        try:
+            return (p, m.session.run_prepared(p.feeds, p.given, options), None)
+        except RunTerminatedError:
+            continue  # its own cancel (then it is not run again), or another's
+        except Exception as exc:  # noqa: BLE001 - delivered through the future
+            return (p, None, exc)
 
 
 def run_rows(
-    m: Model, slot: int, parts: list[tuple[dict[str, Any], int]], rows: int
+    m: Model,
+    slot: int,
+    parts: list[tuple[dict[str, Any], int]],
+    rows: int,
+    options: RunOptions | None = None,
 ) -> list[dict[str, Any]]:
     """Concatenates PARTS ((feeds, rows) per request) into SLOT's staging buffers, runs
     them once and returns each part's rows of every output (views of the batch's
@@ -102,7 +118,7 @@ def run_rows(
         out = buf[:rows]
         np.concatenate([f[name] for f, _ in parts], axis=0, out=out)
         feeds[name] = out
-    results = m.session.run_prepared(feeds, feeds)
+    results = m.session.run_prepared(feeds, feeds, options)
     for arr in results.values():
         if (
             not isinstance(arr, np.ndarray)

@@ -36,7 +36,7 @@ from .errors import (
     RequestTimeoutError,
     SchedulerClosedError,
 )
-from .options import ModelConfig
+from .options import ModelConfig, RunOptions
 
 _E = TypeVar("_E", bound=Exception)
 _NEVER = math.inf
@@ -52,6 +52,7 @@ class Pending:
     """A request from submit to its ending (the core's sched::Pending)."""
 
     __slots__ = (
+        "cancelled",
         "deadline",
         "feeds",
         "future",
@@ -67,6 +68,7 @@ class Pending:
         "timeout_us",
     )
 
+    cancelled: bool  # cancel() came while it ran (set under the lock; see Model.running)
     deadline: float
     feeds: Any  # what onnxruntime gets: {input name: array}
     future: Any
@@ -84,6 +86,7 @@ class Pending:
     def __init__(self) -> None:
         self.deadline = _NEVER
         self.queued = False
+        self.cancelled = False
 
 
 class Model:
@@ -110,6 +113,8 @@ class Model:
         self.busy = 0
         self.free_slots = list(range(replicas - 1, -1, -1))
         self.slots: list[dict[str, np.ndarray] | None] = [None] * replicas
+        # Each slot's run options: cancel() of a request its batch runs terminates them.
+        self.run_options = [RunOptions() for _ in range(replicas)]
         # Whether batches wait for more requests: the core's Model::wait_mode and friends.
         self.wait_mode = False
         self.last_batch = 0
@@ -182,6 +187,8 @@ class PythonScheduler:
         self._models: list[Model] = []
         self._by_name: dict[str, Model] = {}
         self._deadlines: list[tuple[float, int, Pending]] = []  # heap; stale entries skipped
+        # Requests in batches being run, with their slot's run options (for cancel()).
+        self._running: dict[int, tuple[Pending, RunOptions]] = {}
         self._timer_wake = _NEVER
         self._worker_wake = _NEVER
         self._queued_total = 0
@@ -342,6 +349,13 @@ class PythonScheduler:
     def cancel(self, request_id: int) -> bool:
         ended: list[Ending] = []
         with self._lock:
+            running = self._running.get(request_id)
+            if running is not None:
+                # Running: stop its batch's run; the worker ends it (_finish makes it
+                # cancelled) and runs the others of its batch again, alone.
+                running[0].cancelled = True
+                running[1].terminate()
+                return True
             for m in self._models:
                 for level in m.levels.values():
                     p = level.get(request_id)
@@ -492,10 +506,13 @@ class PythonScheduler:
                     slot = m.free_slots.pop()
                     if m.slots[slot] is None:
                         m.slots[slot] = {}
+                    options = m.run_options[slot]
+                    options.unset_terminate()  # a cancel() from here on stops this batch
                     m.busy += 1
                     m.running += len(taken)
                     for p in taken:
                         m.queue_us.add((now - p.submitted) * 1e6)
+                        self._running[p.id] = (p, options)
                     return (m, slot, taken, rows, now), next_ready
             else:
                 next_ready = min(next_ready, r)
@@ -513,8 +530,12 @@ class PythonScheduler:
         if retried:
             m.retried_batches += 1
         compute = (done - started) * 1e6
-        for p, _result, error in endings:
-            if error is None:
+        for i, (p, _result, error) in enumerate(endings):
+            self._running.pop(p.id, None)
+            if p.cancelled:  # cancel() said so while it ran: cancelled, whatever it gave
+                m.cancelled += 1
+                endings[i] = (p, None, m.error(CancelledError, msg.request_cancelled_running()))
+            elif error is None:
                 m.completed += 1
             else:
                 m.failed += 1

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from ._types import IOInfo
-from .options import ModelConfig
+from .options import ModelConfig, RunOptions
 
 _Session_contra = TypeVar("_Session_contra", contravariant=True)
 
@@ -38,11 +38,14 @@ class SessionImpl(Protocol):
         outputs: Sequence[str] | None = None,
         *,
         out: Mapping[str, np.ndarray] | None = None,
+        run_options: RunOptions | None = None,
     ) -> dict[str, Any]: ...
     def bound_run(self) -> Callable[..., dict[str, Any]]:
         """``run`` as the cheapest callable the backend has: ``Session.run`` returns it."""
 
     def metadata(self) -> dict[str, Any]: ...
+    def end_profiling(self) -> str: ...
+    def profiling_start_time_ns(self) -> int: ...
     def close(self) -> None: ...
 
 

@@ -176,6 +176,18 @@ def session_closed() -> str:
     return "session is closed"
 
 
+def run_terminated() -> str:
+    return (
+        "run terminated: RunOptions.terminate() was called (unset_terminate() lets runs "
+        "with these options run again)"
+    )
+
+
+def custom_op_library(path: str) -> str:
+    """Context of a custom op library ONNX Runtime could not load (its text follows)."""
+    return f"registering the custom op library '{path}'"
+
+
 def dtype_mismatch(role: str, name: str, want: str, given: str | None) -> str:
     return (
         f"{role} '{name}' has dtype {given}, expected {want} (ortnative never casts: "
@@ -346,6 +358,10 @@ def request_cancelled() -> str:
     return "request cancelled before it ran"
 
 
+def request_cancelled_running() -> str:
+    return "request cancelled while it ran (its run was stopped)"
+
+
 def closed_before_run() -> str:
     return "the scheduler was closed before the request ran"
 
@@ -431,6 +447,10 @@ def outputs_not_list(label: str, got: str) -> Exception:
 
 def out_not_dict(label: str, got: str) -> Exception:
     return InvalidTypeError(f"{label}: out must be a dict {{output name: array}}, got {got}")
+
+
+def run_options_type(got: str) -> Exception:
+    return InvalidTypeError(f"run_options must be an ortnative.RunOptions or None, got {got}")
 
 
 def out_not_array(label: str, output: str, got: str) -> Exception:

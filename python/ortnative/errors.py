@@ -21,6 +21,7 @@ __all__ = [
     "OrtError",
     "QueueFullError",
     "RequestTimeoutError",
+    "RunTerminatedError",
     "RuntimeLoadError",
     "SchedulerClosedError",
     "SessionClosedError",
@@ -59,6 +60,11 @@ class SessionClosedError(Error):
 
 class OrtError(Error, RuntimeError):
     """ONNX Runtime failed while running a model (ORT's message is kept)."""
+
+
+class RunTerminatedError(OrtError):
+    """A run stopped by :meth:`ortnative.RunOptions.terminate` (ORT's ``ort_code`` kept);
+    the session stays usable."""
 
 
 class QueueFullError(Error):

@@ -250,3 +250,51 @@ def sequence_model() -> bytes:
         ],
     )
     return _model(graph)
+
+
+def loop(size: int = 64, batch: int | str | None = None, seed: int = 0) -> bytes:
+    """``y = Loop(n) { x = Tanh(MatMul(x, w)) }``, w float32 [size, size]: one run takes as
+    many iterations as asked (for stopping runs with ``RunOptions.terminate()``).
+
+    Without BATCH: x and y float32 [size, size], n an int64 scalar. With BATCH (a dim):
+    x and y float32 [batch, size], n int64 [batch], and the loop runs ``max(n)`` times,
+    so the model batches (a batch runs as long as its longest request asks)."""
+    onnx = _onnx()
+    h = onnx.helper
+    f = onnx.TensorProto.FLOAT
+    i64 = onnx.TensorProto.INT64
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((size, size)) / np.sqrt(size)).astype(np.float32)
+    x_shape: list[int | str] = [size, size] if batch is None else [batch, size]
+    body = h.make_graph(
+        [
+            h.make_node("MatMul", ["x_in", "w"], ["m"]),
+            h.make_node("Tanh", ["m"], ["x_out"]),
+            h.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "body",
+        [
+            h.make_tensor_value_info("i", i64, []),
+            h.make_tensor_value_info("cond_in", onnx.TensorProto.BOOL, []),
+            h.make_tensor_value_info("x_in", f, x_shape),
+        ],
+        [
+            h.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
+            h.make_tensor_value_info("x_out", f, x_shape),
+        ],
+    )
+    nodes = [h.make_node("Loop", ["trips", "", "x"], ["y"], body=body)]
+    if batch is None:
+        nodes.insert(0, h.make_node("Identity", ["n"], ["trips"]))
+        n_info = h.make_tensor_value_info("n", i64, [])
+    else:
+        nodes.insert(0, h.make_node("ReduceMax", ["n"], ["trips"], keepdims=0))
+        n_info = h.make_tensor_value_info("n", i64, [batch])
+    graph = h.make_graph(
+        nodes,
+        "loop",
+        [h.make_tensor_value_info("x", f, x_shape), n_info],
+        [h.make_tensor_value_info("y", f, x_shape)],
+        [_init("w", w)],
+    )
+    return _model(graph)

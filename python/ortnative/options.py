@@ -7,6 +7,9 @@ one place (cpp/python/options.cpp); the python backend reads the same record.
 - :class:`PreprocessOptions` <-> ``ortnative::PreprocessOptions`` (``ImagePreprocessor``)
 - :class:`ModelConfig` <-> ``ortnative::ModelConfig`` (the scheduling part of
   ``Scheduler.add_model``)
+- :class:`RunOptions` <-> ``ortnative::RunOptions`` (``Session.run(..., run_options=)``):
+  not a frozen record, since ``terminate()`` changes it; its fields are fixed at
+  construction and checked then, like the records'.
 
 The objects take the fields as keyword arguments (``Session(model, intra_op_threads=1)``)
 or a whole record (``Session(model, options=SessionOptions(intra_op_threads=1))``); the
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -30,7 +35,7 @@ from typing_extensions import Self
 from ._messages import repr_list
 from .errors import InvalidArgumentError
 
-__all__ = ["ModelConfig", "PreprocessOptions", "SessionOptions"]
+__all__ = ["ModelConfig", "PreprocessOptions", "RunOptions", "SessionOptions"]
 
 ProviderSpec = str | tuple[str, Mapping[str, Any]]
 PerChannel = float | Sequence[float] | None
@@ -134,9 +139,43 @@ class SessionOptions(_Record):
     - ``graph_optimization``: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
     - ``execution_mode``: ``"sequential"`` or ``"parallel"``.
     - ``config``: ORT session config entries, ``{key: value}`` (values become str).
+      Per-session pools spin or not by ``"session.intra_op.allow_spinning"`` /
+      ``"session.inter_op.allow_spinning"`` (``"0"``/``"1"``); the shared pools by
+      :func:`ortnative.set_global_thread_pools`'s ``allow_spinning``.
+    - ``enable_cpu_mem_arena`` (True): ORT's CPU memory arena; False allocates and frees
+      each buffer (less memory held between runs, slower).
+    - ``enable_mem_pattern`` (True): ORT's memory pattern optimisation (one allocation
+      per run for inputs of a shape seen before).
+    - ``optimized_model_filepath`` (None): where ORT writes the model after graph
+      optimisation (a path; ``.ort`` makes it ORT format).
+    - ``enable_profiling`` (False), ``profile_file_prefix`` (``"onnxruntime_profile_"``):
+      ORT writes a JSON trace ``<prefix>_<date>.json`` (the prefix may name a directory);
+      :meth:`Session.end_profiling` ends it and returns its path.
+    - ``free_dimension_overrides`` / ``free_dimension_overrides_by_denotation``:
+      ``{dimension name or denotation: size}``: those free dimensions become fixed (the
+      session's ``inputs`` show the size; feeds must have it).
+    - ``custom_op_libraries``: paths of shared libraries of custom operators (such as
+      ``onnxruntime_extensions.get_library_path()``), registered in order.
+    - ``initializers``: ``{name: numpy array}`` used instead of the model's initializers
+      of those names, read in place (not copied: the session keeps the arrays, and
+      changing one changes the model's weights).
+    - ``external_initializers``: ``{name: numpy array}`` for initializers the model keeps
+      as external data, copied while the model loads.
+    - ``external_data``: ``{file name: bytes-like}``, the contents of the external data
+      files of a model given as bytes (a model loaded from a path finds them beside it),
+      copied while the model loads.
+    - ``log_severity_level`` (None: the process's, ``ORTNATIVE_LOG_LEVEL``, fatal only by
+      default; else 0 verbose .. 4 fatal), ``log_verbosity_level`` (0), ``logid`` (""):
+      ONNX Runtime's log of this session, on stderr.
+    - ``use_deterministic_compute`` (False): deterministic kernels where ORT has them.
 
-    After construction ``providers`` is a tuple of ``(name, ((key, value), ...))`` and
-    ``config`` a dict of str.
+    After construction ``providers`` is a tuple of ``(name, ((key, value), ...))``,
+    ``config`` a dict of str, ``optimized_model_filepath`` a str (``""``: none), the
+    overrides dicts of str to int, ``custom_op_libraries`` a tuple of str,
+    ``initializers`` and ``external_initializers`` dicts of C-contiguous arrays (one
+    copy for an array that was not), ``external_data`` a dict of the bytes-like objects
+    given.
+    (ONNX Runtime's C API has no switch for onnxruntime's ``enable_mem_reuse``.)
     """
 
     providers: Sequence[ProviderSpec] = ()
@@ -145,6 +184,23 @@ class SessionOptions(_Record):
     graph_optimization: str = "all"
     execution_mode: str = "sequential"
     config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    enable_cpu_mem_arena: bool = True
+    enable_mem_pattern: bool = True
+    optimized_model_filepath: str | os.PathLike[str] | None = None
+    enable_profiling: bool = False
+    profile_file_prefix: str | os.PathLike[str] = "onnxruntime_profile_"
+    free_dimension_overrides: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    free_dimension_overrides_by_denotation: Mapping[str, int] = dataclasses.field(
+        default_factory=dict
+    )
+    custom_op_libraries: Sequence[str | os.PathLike[str]] = ()
+    initializers: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    external_initializers: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    external_data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    log_severity_level: int | None = None
+    log_verbosity_level: int = 0
+    logid: str = ""
+    use_deterministic_compute: bool = False
 
     def __post_init__(self) -> None:
         self._set("providers", _providers(self.providers))
@@ -163,22 +219,155 @@ class SessionOptions(_Record):
             raise InvalidArgumentError(
                 f"execution_mode must be 'sequential' or 'parallel', got {self.execution_mode!r}"
             )
-        config = self.config
-        if config is None:
-            config = {}
-        if not isinstance(config, Mapping):
-            raise InvalidArgumentError(f"config must be a dict of str to str, got {config!r}")
-        cfg: dict[str, str] = {}
-        for k, v in config.items():
-            if not isinstance(k, str):
-                raise InvalidArgumentError(f"config keys must be str, got {k!r}")
-            cfg[k] = v if isinstance(v, str) else str(v)
-        self._set("config", cfg)
+        self._set("config", _config_entries(self.config))
+        for label in (
+            "enable_cpu_mem_arena",
+            "enable_mem_pattern",
+            "enable_profiling",
+            "use_deterministic_compute",
+        ):
+            _flag(label, getattr(self, label))
+        path = self.optimized_model_filepath
+        self._set(
+            "optimized_model_filepath",
+            "" if path is None else _path("optimized_model_filepath", path),
+        )
+        self._set("profile_file_prefix", _path("profile_file_prefix", self.profile_file_prefix))
+        for label in ("free_dimension_overrides", "free_dimension_overrides_by_denotation"):
+            self._set(label, _overrides(label, getattr(self, label)))
+        libs = self.custom_op_libraries
+        if libs is None:
+            libs = ()
+        if isinstance(libs, (str, bytes, os.PathLike)) or not isinstance(libs, Sequence):
+            raise InvalidArgumentError(
+                f"custom_op_libraries must be a list of library paths, got {libs!r}"
+            )
+        self._set(
+            "custom_op_libraries", tuple(_path("each custom op library", lib) for lib in libs)
+        )
+        for label in ("initializers", "external_initializers"):
+            self._set(label, _initializers(label, getattr(self, label)))
+        self._set("external_data", _external_data(self.external_data))
+        level = self.log_severity_level
+        if level is not None:
+            check_int("log_severity_level", level, 0, 4, " (0 verbose .. 4 fatal, or None)")
+        check_int("log_verbosity_level", self.log_verbosity_level, 0)
+        if not isinstance(self.logid, str):
+            raise InvalidArgumentError(f"logid must be a str, got {self.logid!r}")
 
     @property
     def provider_list(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         """``providers`` as normalised: ``((name, ((key, value), ...)), ...)``."""
         return cast("tuple[tuple[str, tuple[tuple[str, str], ...]], ...]", self.providers)
+
+
+def _flag(label: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{label} must be True or False, got {value!r}")
+
+
+def _path(label: str, value: Any) -> str:
+    """A path given as str or os.PathLike, as a str."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidArgumentError(f"{label} must be a path (str or os.PathLike), got {value!r}")
+    return value
+
+
+def _overrides(label: str, value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            f"{label} must be a dict {{dimension: size}}, such as {{'N': 1}}, got {value!r}"
+        )
+    out: dict[str, int] = {}
+    for dim, size in value.items():
+        if not isinstance(dim, str) or not dim:
+            raise InvalidArgumentError(
+                f"{label}: each dimension must be a non-empty str, got {dim!r}"
+            )
+        out[dim] = check_int(f"{label}[{dim!r}]", size, 0, 2**63 - 1)
+    return out
+
+
+# Element types an initializer from memory may have: the numeric ones (strings cannot be
+# given from memory: ORT's tensors over caller memory hold numbers).
+_INIT_DTYPES = frozenset(
+    [
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+        "bfloat16",
+    ]
+)
+
+
+def _initializers(label: str, value: Any) -> dict[str, np.ndarray]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            f"{label} must be a dict {{initializer name: numpy array}}, got {value!r}"
+        )
+    out: dict[str, np.ndarray] = {}
+    for name, arr in value.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"{label}: each name must be a non-empty str, got {name!r}")
+        if not isinstance(arr, np.ndarray):
+            raise InvalidArgumentError(
+                f"{label}[{name!r}] must be a numpy array, got {type(arr).__name__}"
+            )
+        if arr.dtype.name not in _INIT_DTYPES or not arr.dtype.isnative:
+            raise InvalidArgumentError(
+                f"{label}[{name!r}] must have a numeric dtype in native byte order, got "
+                f"{arr.dtype} (string tensors cannot be given from memory)"
+            )
+        out[name] = np.ascontiguousarray(arr)
+    return out
+
+
+def _external_data(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            f"external_data must be a dict {{file name: bytes}}, got {value!r}"
+        )
+    out: dict[str, Any] = {}
+    for name, data in value.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(
+                f"external_data: each file name must be a non-empty str, got {name!r}"
+            )
+        if isinstance(data, bytes):
+            out[name] = data
+            continue
+        try:
+            view = memoryview(data)
+        except TypeError:
+            view = None
+        if view is None or not view.c_contiguous:
+            raise InvalidArgumentError(
+                f"external_data[{name!r}] must be bytes or a C-contiguous bytes-like object, "
+                f"got {type(data).__name__}"
+            )
+        out[name] = data  # kept as given (bytes, bytearray and arrays pickle)
+    return out
 
 
 def _providers(providers: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
@@ -205,6 +394,136 @@ def _providers(providers: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]],
                 f"each provider must be a name or a (name, {{option: value}}) pair, got {p!r}"
             )
     return tuple(out)
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+class RunOptions:
+    """Options for runs: ``session.run(feeds, run_options=ro)`` (also ``run_async``,
+    ``arun``). One object may serve any number of runs, on any sessions and backends, at
+    once.
+
+    - ``run_tag`` (""): the runs' tag in ONNX Runtime's log.
+    - ``log_severity_level`` (None: the session's; else 0 verbose .. 4 fatal),
+      ``log_verbosity_level`` (0): ONNX Runtime's log of these runs.
+    - ``config``: ORT run config entries, ``{key: value}`` (values become str), e.g.
+      ``{"memory.enable_memory_arena_shrinkage": "cpu:0"}``.
+
+    :meth:`terminate`, from any thread, stops every run using these options as soon as
+    ONNX Runtime checks (between operators): each raises
+    :class:`ortnative.RunTerminatedError` (an :class:`~ortnative.OrtError`), and the
+    session stays usable. Runs started afterwards with these options end the same way at
+    once, until :meth:`unset_terminate`.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_config",
+        "_impls",
+        "_lock",
+        "_log_severity_level",
+        "_log_verbosity_level",
+        "_run_tag",
+        "_terminated",
+    )
+
+    def __init__(
+        self,
+        *,
+        run_tag: str = "",
+        log_severity_level: int | None = None,
+        log_verbosity_level: int = 0,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(run_tag, str) or "\x00" in run_tag:
+            raise InvalidArgumentError(f"run_tag must be a str, got {run_tag!r}")
+        if log_severity_level is not None:
+            check_int(
+                "log_severity_level", log_severity_level, 0, 4, " (0 verbose .. 4 fatal, or None)"
+            )
+        self._run_tag = run_tag
+        self._log_severity_level = None if log_severity_level is None else int(log_severity_level)
+        self._log_verbosity_level = check_int("log_verbosity_level", log_verbosity_level, 0)
+        self._config = _config_entries(config)
+        self._lock = threading.Lock()
+        self._terminated = False
+        self._impls: dict[str, Any] = {}  # backend -> its run options, made on first use
+
+    @property
+    def run_tag(self) -> str:
+        return self._run_tag
+
+    @property
+    def log_severity_level(self) -> int | None:
+        return self._log_severity_level
+
+    @property
+    def log_verbosity_level(self) -> int:
+        return self._log_verbosity_level
+
+    @property
+    def config(self) -> dict[str, str]:
+        """The run config entries (a copy)."""
+        return dict(self._config)
+
+    @property
+    def terminated(self) -> bool:
+        """Whether :meth:`terminate` was called (and :meth:`unset_terminate` not since)."""
+        return self._terminated
+
+    def terminate(self) -> None:
+        """Stops the runs using these options, and those started later (see the class).
+        Thread-safe; returns at once, without waiting for the runs to end."""
+        with self._lock:
+            self._terminated = True
+            for impl in self._impls.values():
+                impl.terminate()
+
+    def unset_terminate(self) -> None:
+        """Lets runs with these options run again."""
+        with self._lock:
+            self._terminated = False
+            for impl in self._impls.values():
+                impl.unset_terminate()
+
+    def _impl(self, backend: str) -> Any:
+        """BACKEND's run options for these (made on first use, kept): a
+        ``_core.RunOptions`` or the fallback's wrapper of an ``onnxruntime.RunOptions``."""
+        impl = self._impls.get(backend)
+        if impl is None:
+            with self._lock:
+                impl = self._impls.get(backend)
+                if impl is None:
+                    if backend == "native":
+                        from . import _backend
+
+                        impl = _backend.native_runtime().RunOptions(self)
+                    else:
+                        from ._fallback import PythonRunOptions
+
+                        impl = PythonRunOptions(self)
+                    if self._terminated:
+                        impl.terminate()
+                    self._impls[backend] = impl
+        return impl
+
+    def __repr__(self) -> str:
+        state = " terminated" if self._terminated else ""
+        return f"<ortnative.RunOptions run_tag={self._run_tag!r}{state}>"
+
+
+def _config_entries(config: Any) -> dict[str, str]:
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise InvalidArgumentError(f"config must be a dict of str to str, got {config!r}")
+    cfg: dict[str, str] = {}
+    for k, v in config.items():
+        if not isinstance(k, str):
+            raise InvalidArgumentError(f"config keys must be str, got {k!r}")
+        cfg[k] = v if isinstance(v, str) else str(v)
+    return cfg
 
 
 # -- preprocessing -------------------------------------------------------------------------

@@ -94,8 +94,9 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     """The future :meth:`Scheduler.submit` returns: a real ``concurrent.futures.Future``
     (``result``, ``exception``, ``done``, ``add_done_callback``, ``wait``,
     ``as_completed`` all work), whose ``cancel()`` takes a request that is still queued
-    out of its queue. (It refers to its scheduler weakly: futures kept around don't keep a
-    dropped scheduler's threads alive.)
+    out of its queue, and stops a running one's run (the other requests of its batch run
+    again without it). (It refers to its scheduler weakly: futures kept around don't keep
+    a dropped scheduler's threads alive.)
 
     On the native backend the scheduler's thread completes it without the GIL: the
     outcome waits in ``_native`` (a ``_core.FutureState``) and becomes the Python-level
@@ -140,9 +141,10 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     def cancel(self) -> bool:
         impl = self._scheduler() if self._scheduler is not None else None
         if impl is not None and impl.cancel(self._request_id):
-            if self._native is not None:
-                self._settle()
-            return True  # the scheduler cancelled this future before returning
+            # Queued: the scheduler cancelled this future before returning. Running: its
+            # run is being stopped, and the request ends cancelled; the future is now.
+            _cancel_future(self)
+            return True
         return self.cancelled()
 
     def done(self) -> bool:
@@ -259,8 +261,11 @@ class Scheduler:
     closes with ``drain=True``). Every method may be called from any thread.
 
     Futures complete on a scheduler thread; their done-callbacks run there too, so keep
-    them short. ``Future.running()`` stays False: ``cancel()`` succeeds while the request
-    is queued and returns False once it has left the queue.
+    them short. ``Future.running()`` stays False: ``cancel()`` succeeds until the request
+    has ended. A queued request is taken out of its queue; a running one has its batch's
+    run stopped (``RunOptions.terminate``: ONNX Runtime stops between operators), and the
+    other requests of that batch run again, each alone, so each still gets its own result.
+    ``cancel()`` returns False once the request has ended.
     """
 
     __slots__ = ("__weakref__", "_backend", "_impl")
@@ -355,8 +360,8 @@ class Scheduler:
         Raises :class:`QueueFullError` at once when the model's queue is full,
         :class:`SchedulerClosedError` after :meth:`close`, :class:`InvalidArgumentError`
         for an unknown model. The future then ends exactly once: with the outputs, the
-        run's error, :class:`RequestTimeoutError`, cancellation (``future.cancel()``
-        while queued) or :class:`SchedulerClosedError` (``close(drain=False)``).
+        run's error, :class:`RequestTimeoutError`, cancellation (``future.cancel()``,
+        while queued or running) or :class:`SchedulerClosedError` (``close(drain=False)``).
 
         Don't modify the feed arrays until the future is done: they are read in place.
         """
@@ -398,7 +403,7 @@ class Scheduler:
         No thread waits for the result: the scheduler's thread that completes a batch
         hands the batch's results to each event loop at once (one
         ``call_soon_threadsafe`` per loop and batch). Cancelling the awaiting task
-        cancels the request if it is still queued.
+        cancels the request: out of its queue, or its run stopped (see :class:`Scheduler`).
         """
         import asyncio
 
@@ -409,14 +414,15 @@ class Scheduler:
         try:
             result: dict[str, np.ndarray] = await fut
         except asyncio.CancelledError:
-            self._impl.cancel(request_id)  # still queued: it never runs
+            self._impl.cancel(request_id)  # queued: it never runs; running: it stops
             raise
         return result
 
     # -- observing -----------------------------------------------------------------
     def stats(self, name: str) -> ModelStats:
         """A snapshot of model NAME's counters: ``queued``, ``running`` (requests now),
-        ``submitted``, ``completed``, ``failed``, ``timed_out``, ``cancelled``, ``closed``
+        ``submitted``, ``completed``, ``failed``, ``timed_out``, ``cancelled`` (while
+        queued or running), ``closed``
         (ended by ``close(drain=False)``), ``rejected`` (refused by submit: queue full or
         closed), ``batches`` and ``rows`` (runs and the rows they processed),
         ``retried_batches`` (batches that failed and whose requests ran again alone),

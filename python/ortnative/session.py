@@ -13,7 +13,7 @@ import numpy as np
 from . import _backend
 from . import _messages as msg
 from ._types import TensorInfo
-from .options import SessionOptions
+from .options import RunOptions, SessionOptions
 
 if TYPE_CHECKING:  # asyncio and concurrent.futures load on first use (import time)
     import concurrent.futures
@@ -81,7 +81,13 @@ class Session:
     ``model`` is a path or the model's bytes. The options are the fields of
     :class:`ortnative.SessionOptions`, as keywords or as a record (keywords replace its
     fields): ``providers``, ``intra_op_threads`` / ``inter_op_threads`` (0: the pools all
-    sessions share), ``graph_optimization``, ``execution_mode``, ``config``.
+    sessions share), ``graph_optimization``, ``execution_mode``, ``config``, memory
+    (``enable_cpu_mem_arena``, ``enable_mem_pattern``), ``optimized_model_filepath``,
+    profiling (``enable_profiling``, ``profile_file_prefix``; see :meth:`end_profiling`),
+    ``free_dimension_overrides`` (by name and by denotation), ``custom_op_libraries``,
+    weights from memory (``initializers``, ``external_initializers``, ``external_data``),
+    logging (``log_severity_level``, ``log_verbosity_level``, ``logid``) and
+    ``use_deterministic_compute``.
     ``backend``: ``"native"``, ``"python"`` or ``None`` for :data:`ortnative.backend`.
 
     Loading (parsing and graph optimisation) releases the GIL on the native backend,
@@ -128,7 +134,7 @@ class Session:
     # -- running -------------------------------------------------------------------
     run = property(
         operator.attrgetter("_run"),
-        doc="""``run(feeds, outputs=None, *, out=None) -> dict[str, numpy.ndarray]``
+        doc="""``run(feeds, outputs=None, *, out=None, run_options=None) -> dict[str, numpy.ndarray]``
 
         Runs the model and returns ``{output name: array}``.
 
@@ -143,10 +149,16 @@ class Session:
         output's dtype and shape and be C-contiguous and writeable; the same array
         objects are returned. On the native backend ORT writes into them directly.
 
+        ``run_options``: an :class:`ortnative.RunOptions` (a tag and log levels for
+        ORT's log, run config entries, and ``terminate()`` from another thread).
+
         Outputs the native backend returns are arrays over ORT's memory (no copy),
-        kept alive by the array. Raises :class:`InvalidInputError` /
-        :class:`InvalidTypeError` for bad feeds, :class:`SessionClosedError` after
-        :meth:`close`, :class:`OrtError` when ORT fails.
+        kept alive by the array. Map outputs are dicts and sequences of maps lists of
+        dicts (int or str keys, float values: what onnxruntime returns for scikit-learn's
+        ZipMap). Raises :class:`InvalidInputError` / :class:`InvalidTypeError` for bad
+        feeds, :class:`SessionClosedError` after :meth:`close`,
+        :class:`RunTerminatedError` when its ``run_options`` were terminated,
+        :class:`OrtError` when ORT fails.
 
         (A property whose value is the backend's own run, so a call costs no Python
         frame; a subclass may define ``run`` as a method and call ``super().run(...)``,
@@ -160,12 +172,17 @@ class Session:
         outputs: Sequence[str] | None = None,
         *,
         out: Mapping[str, np.ndarray] | None = None,
+        run_options: RunOptions | None = None,
     ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
         """Like :meth:`run`, on a shared thread pool; returns a Future.
 
         Don't modify the feed arrays until the future is done: they are read in place.
+        Cancelling the future stops the run only before it starts; to stop a running
+        one, give ``run_options`` and call its ``terminate()``.
         """
-        return _shared_executor().submit(self.run, feeds, outputs, out=out)
+        if run_options is None:
+            return _shared_executor().submit(self.run, feeds, outputs, out=out)
+        return _shared_executor().submit(self.run, feeds, outputs, out=out, run_options=run_options)
 
     async def arun(
         self,
@@ -173,11 +190,17 @@ class Session:
         outputs: Sequence[str] | None = None,
         *,
         out: Mapping[str, np.ndarray] | None = None,
+        run_options: RunOptions | None = None,
     ) -> dict[str, np.ndarray]:
-        """``await session.arun(feeds)``: :meth:`run` without blocking the event loop."""
+        """``await session.arun(feeds)``: :meth:`run` without blocking the event loop.
+
+        Cancelling the awaiting task leaves a run that has started to finish; with
+        ``run_options``, call its ``terminate()`` to stop it."""
         import asyncio
 
-        return await asyncio.wrap_future(self.run_async(feeds, outputs, out=out))
+        return await asyncio.wrap_future(
+            self.run_async(feeds, outputs, out=out, run_options=run_options)
+        )
 
     # -- lifetime ------------------------------------------------------------------
     def close(self) -> None:
@@ -210,6 +233,24 @@ class Session:
         """The model's metadata: producer, graph name, domain, descriptions, version,
         and custom ``{key: value}`` entries."""
         return dict(self._impl.metadata())
+
+    @property
+    def options(self) -> SessionOptions:
+        """The :class:`SessionOptions` the session was loaded with."""
+        return self._options
+
+    # -- profiling -----------------------------------------------------------------
+    def end_profiling(self) -> str:
+        """Ends profiling (``enable_profiling=True``) and returns the path of the JSON
+        trace ONNX Runtime wrote (Chrome's trace event format); ``""`` when the session
+        was not profiling, or profiling was already ended. Later runs are not profiled."""
+        return str(self._impl.end_profiling())
+
+    @property
+    def profiling_start_time_ns(self) -> int:
+        """When profiling started, in nanoseconds of ONNX Runtime's clock (the trace's
+        times are relative to it); 0 when the session does not profile."""
+        return int(self._impl.profiling_start_time_ns())
 
     def __repr__(self) -> str:
         def sig(infos: list[TensorInfo]) -> str:

@@ -24,6 +24,7 @@ enum class ErrorCode : int {
   kTimeout,          // a request passed its deadline before it ran
   kCancelled,        // a request was cancelled before it ran
   kSchedulerClosed,  // the scheduler was closed
+  kTerminated,       // a run stopped by RunOptions::terminate() (a kind of kOrt failure)
 };
 
 // Name of the Python exception class for CODE ("ModelLoadError", ...).
@@ -62,6 +63,7 @@ ORTNATIVE_ERROR_CLASS(QueueFullError, kQueueFull);
 ORTNATIVE_ERROR_CLASS(RequestTimeoutError, kTimeout);
 ORTNATIVE_ERROR_CLASS(CancelledError, kCancelled);
 ORTNATIVE_ERROR_CLASS(SchedulerClosedError, kSchedulerClosed);
+ORTNATIVE_ERROR_CLASS(RunTerminatedError, kTerminated);
 
 #undef ORTNATIVE_ERROR_CLASS
 

@@ -49,10 +49,19 @@ const RuntimeInfo& load_runtime(const std::vector<std::string>& candidates = {})
 // True once load_runtime() has succeeded.
 bool runtime_loaded() noexcept;
 
-// Sets the sizes of the shared thread pools (0 = ORT's default). Only before the
-// environment exists; afterwards, throws InvalidArgumentError unless the sizes equal
-// the ones in use.
-void set_global_thread_pools(int intra_op_threads, int inter_op_threads);
+// Sets the sizes of the shared thread pools (0 = ORT's default) and whether their threads
+// spin for a while when they run out of work before they sleep (ALLOW_SPINNING, ORT's
+// default: lower latency for the next run, but CPU time burnt between runs; false suits a
+// process that shares its cores). Wraps OrtApi::SetGlobalIntraOpNumThreads,
+// SetGlobalInterOpNumThreads and SetGlobalSpinControl. Only before the environment
+// exists; afterwards, throws InvalidArgumentError unless the settings equal the ones in
+// use. (Sessions with pools of their own spin or not by their session config entries
+// "session.intra_op.allow_spinning" / "session.inter_op.allow_spinning".)
+void set_global_thread_pools(int intra_op_threads, int inter_op_threads,
+                             bool allow_spinning = true);
+
+// Whether the shared pools' threads spin (what set_global_thread_pools set; default true).
+bool global_thread_spinning();
 
 // The sizes requested for the shared pools (what set_global_thread_pools or the
 // environment variables gave; 0 = ORT's default).

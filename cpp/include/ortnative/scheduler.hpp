@@ -54,6 +54,7 @@
 // Every submitted request ends exactly once: its callback is called once, with outputs
 // or with an error (the error of its run, RequestTimeoutError, CancelledError or
 // SchedulerClosedError). A submit that throws accepted nothing and calls no callback.
+// Cancelling a running request stops its batch's run (see cancel()).
 //
 // Thread-safety: every member function may be called from any thread, concurrently,
 // including from inside a callback (close() from a callback does not wait for the
@@ -203,7 +204,7 @@ struct ModelStats {
   uint64_t failed = 0;           // ended with their run's error
   uint64_t rejected = 0;         // refused by submit(): queue full or scheduler closed
   uint64_t timed_out = 0;        // ended at their deadline, never run
-  uint64_t cancelled = 0;        // cancelled while queued, never run
+  uint64_t cancelled = 0;        // cancelled: while queued (never run) or while running
   uint64_t closed = 0;           // ended by close(drain=false), never run
   uint64_t batches = 0;          // runs of the model (batched or not; retries excluded)
   uint64_t rows = 0;             // rows those runs processed (the sum of batch sizes)
@@ -261,9 +262,15 @@ class Scheduler {
   // (Request::callback_in_context is ignored: nothing runs in the callback context).
   Response run(std::string_view model, Request request);
 
-  // Ends request ID with CancelledError if it is still queued and returns true (its
-  // callback has been called on this thread when cancel returns); false when it is
-  // running, has ended, or never existed.
+  // Cancels request ID, which then ends with CancelledError, and returns true:
+  //   - still queued: it ends at once (its callback has been called on this thread when
+  //     cancel returns) and never runs;
+  //   - running: its batch's run is stopped (RunOptions::terminate on the replica slot's
+  //     run options; ORT stops between kernels), and it ends on the thread that ran it,
+  //     shortly, with CancelledError whatever its run gave. The other requests of its
+  //     batch then run again, each alone, and each still ends once, with its own result
+  //     or error (a batch run that way counts in retried_batches).
+  // Returns false when the request has ended, or never existed.
   bool cancel(RequestId id);
 
   // Stops taking requests (submit and add_model then throw SchedulerClosedError). With

@@ -13,6 +13,7 @@
 // bug, as for any C++ object.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,8 @@
 #include "ortnative/dtype.hpp"
 #include "ortnative/error.hpp"
 #include "ortnative/value.hpp"
+
+struct OrtRunOptions;  // ORT's opaque run options (onnxruntime_c_api.h)
 
 namespace ortnative {
 
@@ -47,6 +50,23 @@ struct Provider {
   std::vector<std::pair<std::string, std::string>> options;
 };
 
+// An initializer given from memory (SessionOptions::initializers): a dense numeric
+// tensor in the caller's memory (strings are not allowed).
+struct Initializer {
+  std::string name;
+  TensorView tensor;
+};
+
+// A file of external data given from memory (SessionOptions::external_data): NAME as the
+// model's external data entries spell the file ("weights.bin"), DATA its contents.
+struct ExternalFile {
+  std::string name;
+  const void* data = nullptr;
+  std::size_t size = 0;
+};
+
+// How a model is loaded. Every field maps onto one ORT call, named beside it; a model
+// loads with ORT's own defaults for whatever is left at its default here.
 struct SessionOptions {
   std::vector<Provider> providers;  // priority order; empty = CPU. Unavailable: error.
   int intra_op_threads = 0;         // > 0: a pool of this size for this session only
@@ -56,6 +76,47 @@ struct SessionOptions {
   // Free-form ORT session config entries (OrtApi::AddSessionConfigEntry).
   std::vector<std::pair<std::string, std::string>> config;
   std::string name;  // used in messages; default: the file name, or "<bytes>"
+
+  // Memory: ORT's CPU arena (OrtApi::EnableCpuMemArena / DisableCpuMemArena) and its
+  // memory pattern optimisation (EnableMemPattern / DisableMemPattern). ORT's C API
+  // has no switch for memory reuse (onnxruntime's Python `enable_mem_reuse`).
+  bool enable_cpu_mem_arena = true;
+  bool enable_mem_pattern = true;
+  // Where ORT writes the model after graph optimisation (SetOptimizedModelFilePath);
+  // empty: nowhere.
+  std::string optimized_model_filepath;
+  // Profiling (EnableProfiling): ORT writes a JSON trace, named
+  // "<profile_file_prefix>_<date and time>.json", ended by Session::end_profiling().
+  bool enable_profiling = false;
+  std::string profile_file_prefix = "onnxruntime_profile_";
+  // Free dimensions given a size (AddFreeDimensionOverrideByName: by the dimension's
+  // name in the model; AddFreeDimensionOverride: by its denotation, e.g. "DATA_BATCH").
+  // The session then reports those dimensions as fixed.
+  std::vector<std::pair<std::string, int64_t>> free_dimension_overrides;
+  std::vector<std::pair<std::string, int64_t>> free_dimension_overrides_by_denotation;
+  // Shared libraries of custom operators, loaded and registered in order
+  // (RegisterCustomOpsLibrary_V2; ORT unloads them with the last session using them).
+  std::vector<std::string> custom_op_libraries;
+  // Initializers given from memory, used instead of the model's own of the same name
+  // (AddInitializer). Not copied: the memory must outlive the session (see keep_alive).
+  std::vector<Initializer> initializers;
+  // Values for initializers the model keeps as external data (AddExternalInitializers):
+  // copied while the model loads; the memory may go after the load.
+  std::vector<Initializer> external_initializers;
+  // Files of external data, from memory, for a model loaded from bytes whose weights are
+  // external data (AddExternalInitializersFromFilesInMemory): copied while the model
+  // loads. (A model loaded from a path finds its external data files beside it.)
+  std::vector<ExternalFile> external_data;
+  // Logging of this session (SetSessionLogSeverityLevel: -1 = the process's level, see
+  // runtime.hpp, else 0 verbose .. 4 fatal; SetSessionLogVerbosityLevel; SetSessionLogId).
+  int log_severity_level = -1;
+  int log_verbosity_level = 0;
+  std::string logid;
+  // Deterministic kernels where ORT has them (SetDeterministicCompute).
+  bool use_deterministic_compute = false;
+  // Held by the session until it is destroyed (after the ORT session is released): put
+  // whatever owns the memory of `initializers` here and the session keeps it alive.
+  std::shared_ptr<const void> keep_alive;
 };
 
 // What a model input or output is.
@@ -114,6 +175,48 @@ struct ModelMetadata {
   std::vector<std::pair<std::string, std::string>> custom;
 };
 
+// Options for runs (an OrtRunOptions): a tag and log levels for ORT's log, run config
+// entries, and a flag that stops the runs using them. One RunOptions may serve any number
+// of runs, on any sessions, at once.
+//
+// Ownership: move-only; owns its OrtRunOptions. Runs borrow it: it must outlive them.
+// Thread-safety: terminate() and unset_terminate() may be called from any thread at any
+// time, while runs using these options are in flight too (that is what they are for).
+// The setters must not race with runs using these options, nor with each other.
+class RunOptions {
+ public:
+  // OrtApi::CreateRunOptions (loads the runtime if nothing is loaded yet).
+  RunOptions();
+  RunOptions(RunOptions&&) noexcept;
+  RunOptions& operator=(RunOptions&&) noexcept;
+  ~RunOptions();  // OrtApi::ReleaseRunOptions
+
+  // The run's tag in ORT's log (RunOptionsSetRunTag).
+  void set_tag(const std::string& tag);
+  // ORT's log for these runs (RunOptionsSetRunLogSeverityLevel: 0 verbose .. 4 fatal;
+  // RunOptionsSetRunLogVerbosityLevel: >= 0). InvalidArgumentError out of range.
+  void set_log_severity_level(int level);
+  void set_log_verbosity_level(int level);
+  // A run config entry (AddRunConfigEntry), e.g. "memory.enable_memory_arena_shrinkage".
+  void add_config_entry(const std::string& key, const std::string& value);
+
+  // Asks every run using these options to stop as soon as it can (RunOptionsSetTerminate;
+  // ORT checks between kernels): each ends with RunTerminatedError, and runs started
+  // afterwards end at once the same way, until unset_terminate(). The session stays
+  // usable. Never throws.
+  void terminate() noexcept;
+  // Clears the flag (RunOptionsUnsetTerminate): later runs run.
+  void unset_terminate() noexcept;
+  bool terminated() const noexcept;
+
+  // The OrtRunOptions, for OrtApi::Run; owned by this object.
+  OrtRunOptions* get() const noexcept;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 class Session {
  public:
   // Loads a model. Throws ModelLoadError (missing file, empty buffer, a model ORT
@@ -154,13 +257,26 @@ class Session {
   // are not copied. Errors from ORT itself become InvalidInputError (ORT's
   // INVALID_ARGUMENT) or OrtError, keeping ORT's text and naming the model and feeds.
   // Wraps OrtApi::Run. Thread-safe (see top of file).
+  //   run_options:  null, or options for this run (see RunOptions); a run it terminates
+  //                 throws RunTerminatedError.
   void run(std::span<const InputView> inputs, std::span<const std::size_t> outputs,
-           std::span<Value> results, std::span<const OutputBuffer> buffers = {}) const;
+           std::span<Value> results, std::span<const OutputBuffer> buffers = {},
+           const RunOptions* run_options = nullptr) const;
 
   // Convenience for hosts: feeds by name, all outputs (or the named ones), results in
   // that order. Allocates; run() above does not beyond what ORT does.
   std::vector<Value> run(const std::vector<std::pair<std::string, TensorView>>& feeds,
-                         const std::vector<std::string>& output_names = {}) const;
+                         const std::vector<std::string>& output_names = {},
+                         const RunOptions* run_options = nullptr) const;
+
+  // Profiling (SessionOptions::enable_profiling): ends it and returns the path of the
+  // JSON trace ORT wrote (OrtApi::SessionEndProfiling); "" when the session was not
+  // profiling, or after an earlier call ended it. Later runs are not profiled.
+  // SessionClosedError after close().
+  std::string end_profiling() const;
+  // When profiling started, in nanoseconds of ORT's clock (std::chrono::steady_clock's on
+  // Linux); 0 when the session does not profile (SessionGetProfilingStartTimeNs).
+  uint64_t profiling_start_time_ns() const;
 
   // The shape output OUTPUT will have for INPUTS when the model determines it: every
   // dimension either fixed in the model or named like a free dimension of a tensor

@@ -4,7 +4,7 @@
 //   - TensorView and InputView are borrowed views: copyable, they free nothing, and
 //     the memory they point at must outlive every use of the view. Session::run wraps
 //     a view's buffer as an ORT tensor without copying it (strings excepted).
-//   - Value owns one ORT value (a tensor, a sequence of tensors, or nothing). It is
+//   - Value owns one ORT value (a tensor, a sequence, a map, or nothing). It is
 //     move-only and releases the value when destroyed, unless release() handed it on.
 //     Data pointers taken from a Value are valid while the Value (or whoever took it
 //     with release()) lives.
@@ -65,7 +65,9 @@ struct InputView {
 // Value is made, so the accessors below are plain loads.
 class Value {
  public:
-  enum class Kind : uint8_t { kNone, kTensor, kSequence };
+  // kSequence: of tensors or of maps; kMap: keys and values, each a tensor (ONNX-ML maps:
+  // int64 or string keys; float, double, int64 or string values).
+  enum class Kind : uint8_t { kNone, kTensor, kSequence, kMap };
 
   Value() noexcept = default;
   // Adopts V (which may be null: an absent optional). Wraps OrtApi::GetValueType,
@@ -99,6 +101,11 @@ class Value {
   // (OrtApi::GetValueCount / GetValue; each call makes a new handle).
   std::size_t sequence_length() const;
   Value sequence_at(std::size_t i) const;
+
+  // Maps: the keys and the values, each a new owned 1-D tensor, entry i of one going with
+  // entry i of the other (OrtApi::GetValue with index 0 and 1).
+  Value map_keys() const;
+  Value map_values() const;
 
   OrtValue* get() const noexcept { return value_; }
   // Hands the OrtValue to the caller, who must release it (OrtApi::ReleaseValue);

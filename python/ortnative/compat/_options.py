@@ -1,17 +1,20 @@
 """SessionOptions and RunOptions, what of them ortnative honours, and when a session or
 a call goes to a real ``onnxruntime.InferenceSession`` instead.
 
-Two functions decide everything, so that the knobs ortnative gains later plug in here
+Three functions decide everything, so that the knobs ortnative gains later plug in here
 and nowhere else:
 
 - :func:`session_plan` reads every field of a SessionOptions (the compat class or a
-  real ``onnxruntime.SessionOptions``), the providers and the constructor's extra
-  keywords, and returns the keywords for :class:`ortnative.Session` plus the list of
-  what was asked for that ortnative cannot do yet (its *gaps*).
+  real ``onnxruntime.SessionOptions``), the calls made on it, the providers and the
+  constructor's extra keywords, and returns the keywords for :class:`ortnative.Session`
+  plus the list of what was asked for that ortnative cannot do (its *gaps*).
+- :func:`run_options_plan` does the same for an ``onnxruntime.RunOptions``: the
+  :class:`ortnative.RunOptions` a call runs with (``terminate`` set on the onnxruntime
+  object reaches it, from any thread), or why the call must go to onnxruntime.
 - :func:`delegation_reason` says whether a session, or one call, must go to
-  onnxruntime: a gap, a model whose outputs the backend cannot return, run options, a
-  feed only onnxruntime takes. When a knob lands in ortnative, its gap line in
-  :func:`session_plan` turns into a keyword, and the branch here disappears.
+  onnxruntime: a gap, a model whose outputs the backend cannot return, run options
+  ortnative cannot honour, a feed only onnxruntime takes. When a knob lands in
+  ortnative, its gap line turns into a keyword, and its branch here disappears.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from onnxruntime.capi import onnxruntime_pybind11_state as _C
+
+from .. import options as _ortn_options
 
 log = logging.getLogger("ortnative.compat")
 
@@ -90,11 +96,24 @@ KNOWN_CONFIG_KEYS = (
 )
 
 
-# What onnxruntime's SessionOptions cannot report back (config entries, the add_* and
-# register_* calls), recorded per object by wrappers put around those methods of
-# onnxruntime's class when this module is imported (they call the original and note
-# the call; nothing else changes). Objects changed before that cannot be read fully:
-# their config entries are probed by key (KNOWN_CONFIG_KEYS), their add_* calls unseen.
+# Run config keys onnxruntime documents (onnxruntime_run_options_config_keys.h), read by
+# key from a real onnxruntime.RunOptions whose entries were set before the tracking began.
+KNOWN_RUN_CONFIG_KEYS = (
+    "memory.enable_memory_arena_shrinkage",
+    "disable_synchronize_execution_providers",
+    "qnn.htp_perf_mode",
+    "qnn.htp_perf_mode_post_run",
+    "qnn.rpc_control_latency",
+    "gpu_graph_id",
+)
+
+
+# What onnxruntime's SessionOptions and RunOptions cannot report back (config entries, the
+# add_* and register_* calls with their arguments), recorded per object by wrappers put
+# around those methods of onnxruntime's classes when this module is imported (they call
+# the original and note the call; nothing else changes). Objects changed before that
+# cannot be read fully: their config entries are probed by key (KNOWN_CONFIG_KEYS,
+# KNOWN_RUN_CONFIG_KEYS), their add_* calls unseen.
 _TRACKED = (
     "add_session_config_entry",
     "add_initializer",
@@ -110,45 +129,94 @@ _TRACKED = (
     "set_load_cancellation_flag",
     "set_ep_context_data_read_func",
 )
-_records: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], list[str]]] = (
-    weakref.WeakKeyDictionary()
+_RUN_TRACKED = ("add_run_config_entry", "add_active_adapter")
+# The calls on a SessionOptions that ortnative honours (session_plan turns them into
+# keywords); any other tracked call is a gap.
+_HONOURED = (
+    "add_initializer",
+    "add_external_initializers",
+    "add_external_initializers_from_files_in_memory",
+    "add_free_dimension_override_by_name",
+    "add_free_dimension_override_by_denotation",
+    "register_custom_ops_library",
 )
 
 
-def _record(options: Any) -> tuple[dict[str, str], list[str]]:
+@dataclass
+class _Recorded:
+    """What was done to one SessionOptions or RunOptions that it cannot report back."""
+
+    config: dict[str, str] = field(default_factory=dict)
+    #: (method, its arguments) in call order, config entries excepted
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+
+_records: weakref.WeakKeyDictionary[Any, _Recorded] = weakref.WeakKeyDictionary()
+
+
+def _record(options: Any) -> _Recorded:
     rec = _records.get(options)
     if rec is None:
-        rec = ({}, [])
+        rec = _Recorded()
         _records[options] = rec
     return rec
 
 
-def _tracking(name: str, original: Any) -> Any:
+def _tracking(cls: str, name: str, original: Any) -> Any:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
-        config, calls = _record(self)
-        if name == "add_session_config_entry":
-            key, value = (list(args) + list(kwargs.values()))[:2]
-            config[str(key)] = str(value)
-        elif name not in calls:
-            calls.append(name)
+        rec = _record(self)
+        given = (*args, *kwargs.values())
+        if name in ("add_session_config_entry", "add_run_config_entry"):
+            rec.config[str(given[0])] = str(given[1])
+        else:
+            rec.calls.append((name, given))
         return result
 
     method.__name__ = name
-    method.__qualname__ = f"SessionOptions.{name}"
+    method.__qualname__ = f"{cls}.{name}"
     method.__doc__ = getattr(original, "__doc__", None)
     method._ortnative_tracking = True  # type: ignore[attr-defined]
     return method
 
 
-def _track_session_options() -> None:
-    for name in _TRACKED:
-        original = getattr(_C.SessionOptions, name, None)
-        if original is not None and not getattr(original, "_ortnative_tracking", False):
-            setattr(_C.SessionOptions, name, _tracking(name, original))
+# The ortnative.RunOptions made for each onnxruntime RunOptions a call ran with, by the
+# fields they were made from: setting the onnxruntime object's `terminate` (from any
+# thread) sets theirs too.
+_run_links: weakref.WeakKeyDictionary[Any, list[tuple[Any, Any]]] = weakref.WeakKeyDictionary()
+_run_lock = threading.Lock()
 
 
-_track_session_options()
+def _terminate_property(original: property) -> property:
+    def fset(self: Any, value: Any) -> None:
+        original.fset(self, value)  # type: ignore[misc]
+        with _run_lock:
+            linked = [ro for _, ro in _run_links.get(self, ())]
+        for ro in linked:
+            if value:
+                ro.terminate()
+            else:
+                ro.unset_terminate()
+
+    return _TrackedProperty(original.fget, fset, doc=original.__doc__)
+
+
+class _TrackedProperty(property):
+    """RunOptions.terminate once _terminate_property has wrapped it."""
+
+
+def _track_options() -> None:
+    for cls, names in ((_C.SessionOptions, _TRACKED), (_C.RunOptions, _RUN_TRACKED)):
+        for name in names:
+            original = getattr(cls, name, None)
+            if original is not None and not getattr(original, "_ortnative_tracking", False):
+                setattr(cls, name, _tracking(cls.__name__, name, original))
+    terminate = _C.RunOptions.__dict__.get("terminate")
+    if isinstance(terminate, property) and not isinstance(terminate, _TrackedProperty):
+        _C.RunOptions.terminate = _terminate_property(terminate)
+
+
+_track_options()
 
 
 class SessionOptions(_C.SessionOptions):  # type: ignore[misc]
@@ -160,7 +228,10 @@ class SessionOptions(_C.SessionOptions):  # type: ignore[misc]
 
 class RunOptions(_C.RunOptions):  # type: ignore[misc]
     """``onnxruntime.RunOptions`` (onnxruntime's own class). A call given run options
-    runs on onnxruntime for now: see the README's compat table."""
+    runs on ortnative with an :class:`ortnative.RunOptions` of the same fields (run tag
+    from ``logid``, log levels, run config entries); setting ``terminate = True`` from
+    another thread stops it. Adapters and ``only_execute_path_to_fetches`` send the call
+    to onnxruntime (see the README's compat table)."""
 
 
 @dataclass
@@ -178,15 +249,55 @@ class Plan:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def _config_entries(options: Any) -> dict[str, str]:
+def _config_entries(options: Any, keys: Sequence[str], get: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    for key in KNOWN_CONFIG_KEYS:  # set before the tracking began: ask by key
+    for key in keys:  # set before the tracking began: ask by key
         try:
-            found[key] = str(options.get_session_config_entry(key))
+            found[key] = str(getattr(options, get)(key))
         except Exception:  # noqa: BLE001, S112 - onnxruntime raises for a key not set
             continue
-    found.update(_records.get(options, ({}, []))[0])
+    rec = _records.get(options)
+    if rec is not None:
+        found.update(rec.config)
     return found
+
+
+def _array(value: Any) -> np.ndarray:
+    """An onnxruntime OrtValue (or anything NumPy takes) as a NumPy array."""
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+def _honour(call: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """A recorded SessionOptions call ortnative honours, as keywords in KWARGS; returns
+    its arguments in a form that pickles (what _options_from_fields replays)."""
+    if call in ("add_free_dimension_override_by_name", "add_free_dimension_override_by_denotation"):
+        key = (
+            "free_dimension_overrides"
+            if call.endswith("by_name")
+            else "free_dimension_overrides_by_denotation"
+        )
+        kwargs.setdefault(key, {})[str(args[0])] = int(args[1])
+        return (str(args[0]), int(args[1]))
+    if call == "register_custom_ops_library":
+        kwargs.setdefault("custom_op_libraries", []).append(str(args[0]))
+        return (str(args[0]),)
+    if call == "add_initializer":
+        arr = _array(args[1])
+        kwargs.setdefault("initializers", {})[str(args[0])] = arr
+        return (str(args[0]), arr)
+    if call == "add_external_initializers":
+        arrays = [_array(v) for v in args[1]]
+        kwargs.setdefault("external_initializers", {}).update(
+            zip(map(str, args[0]), arrays, strict=True)
+        )
+        return ([str(n) for n in args[0]], arrays)
+    # add_external_initializers_from_files_in_memory(names, buffers, lengths)
+    files = {
+        str(n): memoryview(b).cast("B")[: int(size)]
+        for n, b, size in zip(args[0], args[1], args[2], strict=True)
+    }
+    kwargs.setdefault("external_data", {}).update(files)
+    return ([*files], [bytes(v) for v in files.values()])
 
 
 _FIELDS = (
@@ -220,12 +331,18 @@ def session_plan(
     normalised them, and the constructor's extra KWARGS.
 
     Honoured by ortnative: threads, graph optimisation level (but not
-    ``ORT_ENABLE_LAYOUT``), execution mode, session config entries, providers.
-    Not affecting results, taken without a gap: the log fields (ortnative's errors are
-    exceptions; ORT's own log follows ``ORTNATIVE_LOG_LEVEL``), ``use_per_session_threads``
-    (ortnative sessions share pools by default), ``profile_file_prefix`` without
-    profiling, CPU provider options (onnxruntime ignores them too).
-    Everything else that differs from onnxruntime's default is a gap.
+    ``ORT_ENABLE_LAYOUT``), execution mode, session config entries, providers, the CPU
+    arena and memory pattern switches, ``optimized_model_filepath``, profiling, the log
+    fields (a ``log_severity_level`` left at -1 keeps ortnative's, ``ORTNATIVE_LOG_LEVEL``),
+    ``use_deterministic_compute``, and the calls free-dimension overrides,
+    ``register_custom_ops_library``, ``add_initializer``, ``add_external_initializers``
+    and ``add_external_initializers_from_files_in_memory``.
+    Taken without a gap: ``use_per_session_threads`` (ortnative sessions share pools by
+    default), CPU provider options (onnxruntime ignores them too).
+    Everything else that differs from onnxruntime's default is a gap:
+    ``enable_mem_reuse=False`` (ONNX Runtime's C API has no switch for it), an execution
+    order, the other tracked calls (providers and policies, load cancellation, EP
+    context), ``disabled_optimizers``, ``read_config_from_model``.
     """
     plan = Plan()
     gaps = plan.gaps
@@ -245,20 +362,45 @@ def session_plan(
         order = getattr(f.get("execution_order"), "name", "DEFAULT")
         if order != "DEFAULT":
             gaps.append(f"execution_order={order}")
-        for name in ("enable_cpu_mem_arena", "enable_mem_pattern", "enable_mem_reuse"):
+        for name in ("enable_cpu_mem_arena", "enable_mem_pattern"):
             if f.get(name, True) is False:
-                gaps.append(f"{name}=False")
-        for name in ("enable_profiling", "use_deterministic_compute"):
-            if f.get(name, False) is True:
-                gaps.append(f"{name}=True")
+                plan.kwargs[name] = False
+        if f.get("enable_mem_reuse", True) is False:
+            gaps.append("enable_mem_reuse=False (ONNX Runtime's C API has no switch for it)")
+        if f.get("use_deterministic_compute", False) is True:
+            plan.kwargs["use_deterministic_compute"] = True
+        if f.get("enable_profiling", False) is True:
+            plan.kwargs["enable_profiling"] = True
+            plan.kwargs["profile_file_prefix"] = str(f.get("profile_file_prefix", ""))
         if f.get("optimized_model_filepath"):
-            gaps.append("optimized_model_filepath")
-        config = _config_entries(options)
+            plan.kwargs["optimized_model_filepath"] = str(f["optimized_model_filepath"])
+        level = f.get("log_severity_level", -1)
+        if isinstance(level, int) and 0 <= level <= 4:
+            plan.kwargs["log_severity_level"] = level
+        verbosity = f.get("log_verbosity_level", 0)
+        if isinstance(verbosity, int) and verbosity > 0:
+            plan.kwargs["log_verbosity_level"] = verbosity
+        if f.get("logid"):
+            plan.kwargs["logid"] = str(f["logid"])
+        config = _config_entries(options, KNOWN_CONFIG_KEYS, "get_session_config_entry")
         plan.fields["config"] = dict(config)
         if config:
             plan.kwargs["config"] = config
-        for call in _records.get(options, ({}, []))[1]:
-            gaps.append(call)
+        rec = _records.get(options)
+        replay: list[tuple[str, tuple[Any, ...]]] = []
+        for call, args in rec.calls if rec is not None else ():
+            honoured = None
+            if call in _HONOURED:
+                try:
+                    honoured = _honour(call, args, plan.kwargs)
+                except Exception:  # noqa: BLE001 - a value ortnative cannot read: a gap
+                    honoured = None
+            if honoured is not None:
+                replay.append((call, honoured))
+            elif call not in gaps:
+                gaps.append(call)
+        if replay:
+            plan.fields["calls"] = replay
         if hasattr(options, "has_providers") and options.has_providers():
             gaps.append("providers set on the SessionOptions")
     disabled = kwargs.get("disabled_optimizers")
@@ -300,27 +442,25 @@ def delegation_reason(
     plan: Plan | None = None,
     backend: str | None = None,
     io_types: Sequence[str] = (),
-    run_options: Any = None,
+    run_options: str | None = None,
     feed: str | None = None,
 ) -> str | None:
     """Why this session (PLAN, BACKEND, IO_TYPES: its inputs' and outputs' onnxruntime
-    type strings) or this call (RUN_OPTIONS, FEED: what the feeds hold that only
-    onnxruntime takes) must run on a real ``onnxruntime.InferenceSession``; None when
-    ortnative runs it.
+    type strings) or this call (RUN_OPTIONS: what :func:`run_options_plan` found
+    ortnative cannot honour; FEED: what the feeds hold that only onnxruntime takes) must
+    run on a real ``onnxruntime.InferenceSession``; None when ortnative runs it.
 
-    The single place that decides; shrink it as ortnative's knobs land (the lead's
-    options work: memory arena, profiling, free-dimension overrides, custom-op
-    libraries, external data, RunOptions, maps).
+    The single place that decides; shrink it as ortnative's knobs land.
     """
     reason: str | None = None
     if plan is not None and plan.gaps:
         reason = "session options ortnative cannot honour yet: " + ", ".join(plan.gaps)
-    elif backend == "native" and any("map(" in t or "sparse_tensor" in t for t in io_types):
-        reason = "maps or sparse tensors, which the native backend cannot return yet"
+    elif backend is not None and any("sparse_tensor" in t for t in io_types):
+        reason = "sparse tensors, which ortnative cannot return yet"
     elif backend is not None and any(t.startswith("opaque") or "undefined" in t for t in io_types):
         reason = "a type ortnative has no Python value for"
     elif run_options is not None:
-        reason = "run options (terminate, run config entries, adapters) are not in ortnative yet"
+        reason = f"run options ortnative cannot honour yet: {run_options}"
     elif feed is not None:
         reason = feed
     if reason is not None and reason not in _logged:
@@ -329,3 +469,45 @@ def delegation_reason(
                 _logged.add(reason)
                 log.debug("ortnative.compat: handing to onnxruntime: %s", reason)
     return reason
+
+
+def run_options_plan(run_options: Any) -> tuple[_ortn_options.RunOptions | None, str | None]:
+    """The :class:`ortnative.RunOptions` a call given RUN_OPTIONS (an
+    ``onnxruntime.RunOptions``: the compat class or onnxruntime's own) runs with, or None
+    and what ortnative cannot honour of them.
+
+    Honoured: ``logid`` (the run tag), ``log_severity_level``, ``log_verbosity_level``,
+    run config entries, ``terminate`` (also set later, from another thread, while the
+    call runs: the linked ortnative.RunOptions is terminated with it). Not:
+    ``only_execute_path_to_fetches`` and adapters (``add_active_adapter``).
+    """
+    if getattr(run_options, "only_execute_path_to_fetches", False):
+        return None, "only_execute_path_to_fetches=True"
+    rec = _records.get(run_options)
+    if rec is not None and any(call == "add_active_adapter" for call, _ in rec.calls):
+        return None, "add_active_adapter"
+    level = run_options.log_severity_level
+    fields = (
+        str(run_options.logid),
+        level if isinstance(level, int) and 0 <= level <= 4 else None,
+        max(int(run_options.log_verbosity_level), 0),
+        _config_entries(run_options, KNOWN_RUN_CONFIG_KEYS, "get_run_config_entry"),
+    )
+    with _run_lock:
+        linked = _run_links.setdefault(run_options, [])
+        ours = next((ro for made, ro in linked if made == fields), None)
+        if ours is None:
+            ours = _ortn_options.RunOptions(
+                run_tag=fields[0],
+                log_severity_level=fields[1],
+                log_verbosity_level=fields[2],
+                config=fields[3],
+            )
+            linked.append((fields, ours))
+            del linked[:-8]  # older field sets: runs with them are long over
+        # terminate set before this call, or unset since: the linked object follows.
+        if run_options.terminate and not ours.terminated:
+            ours.terminate()
+        elif not run_options.terminate and ours.terminated:
+            ours.unset_terminate()
+    return ours, None

@@ -20,7 +20,14 @@ from .. import errors as _ortn
 from ..session import Session
 from . import errors as _errors
 from ._modelio import ModelIO, read_model_io
-from ._options import _TRACKED, Plan, SessionOptions, delegation_reason, session_plan
+from ._options import (
+    _TRACKED,
+    Plan,
+    SessionOptions,
+    delegation_reason,
+    run_options_plan,
+    session_plan,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -429,7 +436,8 @@ class InferenceSession(metaclass=_SessionMeta):
         if exc is not None and (exc.ort_code is not None or isinstance(exc, _ortn.OrtError)):
             # ONNX Runtime itself failed: running again would only fail again.
             raise _errors.from_ortnative(exc) from None
-        if delegation_reason(run_options=run_options) is not None:
+        ortn_options, gap = self._compat_run_options(run_options)
+        if delegation_reason(run_options=gap) is not None:
             return self._compat_delegate_call(output_names, input_feed, run_options)
         feeds, reason = self._compat_feeds(input_feed)
         if reason is not None and delegation_reason(feed=reason) is not None:
@@ -437,10 +445,22 @@ class InferenceSession(metaclass=_SessionMeta):
         names = self._compat_names(output_names)
         unique = list(dict.fromkeys(names))
         try:
-            result = session.run(feeds, unique)
+            result = session.run(feeds, unique, run_options=ortn_options)
         except _ortn.Error as err:
             raise _errors.from_ortnative(err) from None
         return [result[n] for n in names]
+
+    def _compat_run_options(self, run_options: Any) -> tuple[Any, str | None]:
+        """(the ortnative.RunOptions a call runs with, or what keeps it on onnxruntime)."""
+        if run_options is None:
+            return None, None
+        if not isinstance(run_options, _C.RunOptions):
+            # onnxruntime: TypeError (its binding takes a RunOptions)
+            raise _ortn.InvalidTypeError(
+                f"{self._compat_label}: run_options must be an onnxruntime.RunOptions or None, "
+                f"got {type(run_options).__name__}"
+            )
+        return run_options_plan(run_options)
 
     def _compat_delegate_call(
         self, output_names: Any, input_feed: Any, run_options: Any
@@ -590,7 +610,10 @@ class InferenceSession(metaclass=_SessionMeta):
         The callback runs on one of ortnative's threads (onnxruntime: one of its pool's).
         """
         session = self._ortn
-        if session is None or run_options is not None:
+        ortn_options, gap = (
+            self._compat_run_options(run_options) if session is not None else (None, None)
+        )
+        if session is None or delegation_reason(run_options=gap) is not None:
             ort = self._compat_ort_session()
             try:
                 ort.run_async(output_names, input_feed, callback, user_data, run_options)
@@ -608,7 +631,7 @@ class InferenceSession(metaclass=_SessionMeta):
         def work() -> None:
             # On a worker thread, always (as onnxruntime calls back from its pool).
             try:
-                result = session.run(feeds, unique)
+                result = session.run(feeds, unique, run_options=ortn_options)
             except Exception as exc:  # noqa: BLE001 - reported to the callback
                 callback([], user_data, str(exc))
                 return
@@ -744,17 +767,17 @@ class InferenceSession(metaclass=_SessionMeta):
         return self._sess_options
 
     def end_profiling(self) -> str:
-        """The profile's file name; ``""`` when profiling is off (sessions that profile
-        run on onnxruntime until ortnative can)."""
+        """Ends profiling and returns the JSON trace's file name; ``""`` when profiling is
+        off (``SessionOptions.enable_profiling``)."""
         if self._ortn is None:
             return str(self._compat_ort_session().end_profiling())
-        return ""
+        return self._ortn.end_profiling()
 
     def get_profiling_start_time_ns(self) -> int:
-        """When profiling started (``time.monotonic_ns`` clock); 0 when it is off."""
+        """When profiling started (ONNX Runtime's clock, nanoseconds); 0 when it is off."""
         if self._ortn is None:
             return int(self._compat_ort_session().get_profiling_start_time_ns())
-        return 0
+        return self._ortn.profiling_start_time_ns
 
     def disable_fallback(self) -> None:
         self._enable_fallback = False
@@ -885,6 +908,9 @@ def _options_from_fields(fields: Mapping[str, Any]) -> SessionOptions:
         if name == "config":
             for k, v in value.items():
                 so.add_session_config_entry(k, v)
+        elif name == "calls":
+            for call, args in value:
+                _replay(so, call, args)
         elif name == "graph_optimization_level":
             so.graph_optimization_level = _C.GraphOptimizationLevel.__members__[value]
         elif name == "execution_mode":
@@ -894,6 +920,21 @@ def _options_from_fields(fields: Mapping[str, Any]) -> SessionOptions:
         else:
             setattr(so, name, value)
     return so
+
+
+def _replay(so: Any, call: str, args: tuple[Any, ...]) -> None:
+    """A SessionOptions call session_plan recorded (as it pickles), made again on SO."""
+    ortvalue = _orticc.OrtValue.ortvalue_from_numpy
+    if call == "add_initializer":
+        so.add_initializer(args[0], ortvalue(args[1]))
+    elif call == "add_external_initializers":
+        so.add_external_initializers(list(args[0]), [ortvalue(a) for a in args[1]])
+    elif call == "add_external_initializers_from_files_in_memory":
+        so.add_external_initializers_from_files_in_memory(
+            list(args[0]), list(args[1]), [len(b) for b in args[1]]
+        )
+    else:
+        getattr(so, call)(*args)
 
 
 def _type_from_dtype(dtype: np.dtype | None) -> str:
