@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-SUITES = ["session", "preprocess", "scheduler", "compat"]
+SUITES = ["session", "preprocess", "scheduler", "compat", "interop"]
 
 
 def main(argv: list[str]) -> int:

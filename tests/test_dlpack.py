@@ -38,6 +38,20 @@ def torch():
     return require_module("torch", "PyTorch is the DLPack producer these tests use")
 
 
+class Producer:
+    """Any DLPack producer: forwards the protocol to a torch tensor (and is no torch.Tensor,
+    so the native backend's torch shortcut does not apply: this is the generic path)."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __dlpack__(self, **kw):
+        return self.tensor.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self.tensor.__dlpack_device__()
+
+
 def add_one(make_session, shape=("N", 4)):
     return make_session(models.add_one(shape))
 
@@ -49,6 +63,7 @@ def test_torch_feed(make_session, torch):
     s = add_one(make_session)
     x = torch.arange(8, dtype=torch.float32).reshape(2, 4)
     np.testing.assert_array_equal(s.run({"x": x})["y"], x.numpy() + 1)
+    np.testing.assert_array_equal(s.run({"x": Producer(x)})["y"], x.numpy() + 1)
     np.testing.assert_array_equal(s.run([x])["y"], x.numpy() + 1)
     np.testing.assert_array_equal(s.run(x)["y"], x.numpy() + 1)  # one tensor, one input
 
@@ -59,6 +74,7 @@ def test_non_contiguous_torch_feed_is_copied_once_and_right(make_session, torch)
     x = base.t()  # (2, 4), strides (1, 2)
     assert not x.is_contiguous()
     np.testing.assert_array_equal(s.run({"x": x})["y"], x.contiguous().numpy() + 1)
+    np.testing.assert_array_equal(s.run({"x": Producer(x)})["y"], x.contiguous().numpy() + 1)
     sliced = torch.arange(16, dtype=torch.float32).reshape(4, 4)[::2]
     np.testing.assert_array_equal(s.run({"x": sliced})["y"], sliced.numpy() + 1)
 
@@ -142,13 +158,14 @@ def test_newer_dlpack_major_is_refused(make_session):
         s.run({"x": t})
 
 
-def test_feed_stays_alive_for_the_run(make_session, torch):
+@pytest.mark.parametrize("wrap", [False, True], ids=["torch", "generic"])
+def test_feed_stays_alive_for_the_run(make_session, torch, wrap):
     # The producer's tensor is referenced only by the feeds dict, which goes away before
     # the run does; the run must still read it, and nothing may be kept afterwards.
     s = add_one(make_session, shape=("N", 1024))
     x = torch.full((64, 1024), 3.0)
     ref = weakref.ref(x)
-    fut = s.run_async({"x": x})
+    fut = s.run_async({"x": Producer(x) if wrap else x})
     del x
     np.testing.assert_array_equal(fut.result()["y"], 4.0)
     gc.collect()
@@ -202,15 +219,24 @@ _PROBE = textwrap.dedent(
     model = models.reduce_sum() if mode != "out" else models.identity("float32", ("N",))
     s = ortn.Session(model, backend=backend)
     s.run({"x": torch.ones(16)})  # warm up: ORT's lazy allocations
+    class Producer:  # a generic DLPack producer (not a torch.Tensor)
+        def __init__(self, t): self.t = t
+        def __dlpack__(self, **kw): return self.t.__dlpack__(**kw)
+        def __dlpack_device__(self): return self.t.__dlpack_device__()
+
+    wrap = Producer if "generic" in sys.argv[4:] else lambda t: t
     x = torch.ones(n) if mode != "strided" else torch.ones(2 * n)[::2]
+    x = wrap(x)
     out = {"y": torch.full((n,), 7.0)} if mode == "out" else None
-    ptr = out["y"].data_ptr() if out else 0
+    if out:
+        target, out = out["y"], {"y": wrap(out["y"])}
+    ptr = target.data_ptr() if out else 0
     peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     before = peak()
     y = s.run({"x": x}, out=out)
     after = peak()
     if mode == "out":
-        ok = bool((out["y"] == 1).all()) and y["y"] is out["y"] and out["y"].data_ptr() == ptr
+        ok = bool((target == 1).all()) and y["y"] is out["y"] and target.data_ptr() == ptr
     else:
         ok = float(y["s"]) == n
     print(json.dumps({"growth": after - before, "ok": ok}))
@@ -218,10 +244,10 @@ _PROBE = textwrap.dedent(
 )
 
 
-def _probe(backend: str, mode: str, n: int = 64 * MB) -> dict:
+def _probe(backend: str, mode: str, producer: str, n: int = 64 * MB) -> dict:
     require_module("torch", "the probe feeds torch tensors")
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, backend, mode, str(n)],
+        [sys.executable, "-c", _PROBE, backend, mode, str(n), producer],
         check=False,
         capture_output=True,
         text=True,
@@ -231,21 +257,27 @@ def _probe(backend: str, mode: str, n: int = 64 * MB) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_contiguous_torch_feed_is_read_in_place(backend):
-    got = _probe(backend, "plain")
+PRODUCERS = pytest.mark.parametrize("producer", ["torch", "generic"])
+
+
+@PRODUCERS
+def test_contiguous_torch_feed_is_read_in_place(backend, producer):
+    got = _probe(backend, "plain", producer)
     assert got["ok"]
     # A copy of the 256 MB input would show; allow a little for allocator noise.
     assert got["growth"] < 16 * MB, got
 
 
-def test_strided_torch_feed_costs_exactly_one_copy(backend):
-    got = _probe(backend, "strided")
+@PRODUCERS
+def test_strided_torch_feed_costs_exactly_one_copy(backend, producer):
+    got = _probe(backend, "strided", producer)
     assert got["ok"]
     assert 0.75 * 256 * MB < got["growth"] < 1.25 * 256 * MB, got
 
 
-def test_torch_out_is_written_in_place(backend):
-    got = _probe(backend, "out")
+@PRODUCERS
+def test_torch_out_is_written_in_place(backend, producer):
+    got = _probe(backend, "out", producer)
     assert got["ok"]  # the same tensor object, same address, the model's values
     if backend == "native":
         assert got["growth"] < 16 * MB, got  # ORT writes straight into the tensor
@@ -265,6 +297,10 @@ def test_torch_out(make_session, torch):
     assert got["y"] is y
     assert y.data_ptr() == ptr
     assert torch.equal(y, x + 1)
+    z = torch.empty(2, 4)
+    wrapped = Producer(z)
+    assert s.run({"x": x}, out={"y": wrapped})["y"] is wrapped
+    assert torch.equal(z, x + 1)
 
 
 def test_bad_torch_out(make_session, torch):

@@ -144,6 +144,63 @@ PyObject* call_dlpack(PyObject* obj, const DLPackUse& use, std::optional<int64_t
   return cap;
 }
 
+[[noreturn]] void fail_requires_grad(PyObject* obj, const DLPackUse& use) {
+  raise_py("requires_grad", "model '" + use.session.name() + "'", use.role, use.name,
+           type_name(obj));
+}
+
+// A tensor that requires grad (PyTorch): the caller decides whether to detach it.
+void check_grad(PyObject* obj, const DLPackUse& use) {
+  static PyObject* const kRequiresGrad = interned("requires_grad");
+  if (_PyType_Lookup(Py_TYPE(obj), kRequiresGrad) == nullptr) return;
+  PyObject* rg = PyObject_GetAttr(obj, kRequiresGrad);
+  if (rg == nullptr) throw py::error_already_set();
+  const int truth = PyObject_IsTrue(rg);
+  Py_DECREF(rg);
+  if (truth < 0) throw py::error_already_set();
+  if (truth == 1) fail_requires_grad(obj, use);
+}
+
+// OBJ's numpy() view when OBJ is a torch.Tensor in CPU memory that NumPy can describe
+// (new reference, kept in REFS); null otherwise (the DLPack path then reads it). torch is
+// looked up, never imported: a process without it has no torch tensors.
+PyObject* torch_cpu_view(PyObject* obj, Refs& refs) {
+  static PyObject* torch_tensor = nullptr;  // torch.Tensor, once torch is imported
+  static PyObject* const kIsCpu = interned("is_cpu");
+  static PyObject* const kNumpy = interned("numpy");
+  if (torch_tensor == nullptr) {
+    PyObject* torch = PyImport_GetModule(py::str("torch").ptr());
+    if (torch == nullptr) {
+      PyErr_Clear();
+      return nullptr;
+    }
+    torch_tensor = PyObject_GetAttrString(torch, "Tensor");  // kept for the process
+    Py_DECREF(torch);
+    if (torch_tensor == nullptr || !PyType_Check(torch_tensor)) {
+      PyErr_Clear();
+      Py_CLEAR(torch_tensor);
+      return nullptr;
+    }
+  }
+  if (PyObject_TypeCheck(obj, reinterpret_cast<PyTypeObject*>(torch_tensor)) == 0) return nullptr;
+  PyObject* cpu = PyObject_GetAttr(obj, kIsCpu);
+  if (cpu == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  const bool on_cpu = cpu == Py_True;
+  Py_DECREF(cpu);
+  if (!on_cpu) return nullptr;
+  PyObject* arr = PyObject_CallMethodNoArgs(obj, kNumpy);
+  if (arr == nullptr || !PyArray_Check(arr)) {
+    PyErr_Clear();  // a dtype or state numpy() refuses: DLPack says what it is
+    Py_XDECREF(arr);
+    return nullptr;
+  }
+  refs.own(arr);
+  return arr;
+}
+
 }  // namespace
 
 bool offers_dlpack(PyObject* obj) {
@@ -154,18 +211,9 @@ bool offers_dlpack(PyObject* obj) {
 
 void dlpack_view(PyObject* obj, const DLPackUse& use, Refs& refs, TensorView& view,
                  std::string& given_name, DLPackLayout* layout) {
-  static PyObject* const kRequiresGrad = interned("requires_grad");
   static PyObject* const kDevice = interned("__dlpack_device__");
   const std::string label = "model '" + use.session.name() + "'";
-  // A tensor that requires grad (PyTorch): the caller decides whether to detach it.
-  if (_PyType_Lookup(Py_TYPE(obj), kRequiresGrad) != nullptr) {
-    PyObject* rg = PyObject_GetAttr(obj, kRequiresGrad);
-    if (rg == nullptr) throw py::error_already_set();
-    const int truth = PyObject_IsTrue(rg);
-    Py_DECREF(rg);
-    if (truth < 0) throw py::error_already_set();
-    if (truth == 1) raise_py("requires_grad", label, use.role, use.name, type_name(obj));
-  }
+  check_grad(obj, use);
   // Where it is decides which stream the producer must order its work before.
   Device device{};
   if (_PyType_Lookup(Py_TYPE(obj), kDevice) != nullptr) {
@@ -244,12 +292,38 @@ void dlpack_view(PyObject* obj, const DLPackUse& use, Refs& refs, TensorView& vi
   view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
 }
 
+void dlpack_feed(PyObject* obj, const DLPackUse& use, DType want, Refs& refs,
+                 StringStore& strings, TensorView& view, std::string& given_name) {
+  check_grad(obj, use);
+  if (PyObject* arr = torch_cpu_view(obj, refs)) {
+    to_tensor_view(arr, want, refs, strings, view, given_name);
+    return;
+  }
+  dlpack_view(obj, use, refs, view, given_name, nullptr);
+}
+
 void dlpack_out_array(PyObject* obj, const Session& session, Refs& refs, OutArray& o,
                       std::string& given_dtype) {
   refs.keep(obj);  // returned to the caller as the output
+  const DLPackUse use{session, "out array for output", session.outputs()[o.output].name};
+  check_grad(obj, use);
+  if (PyObject* view = torch_cpu_view(obj, refs)) {  // as dlpack_feed: the same memory
+    auto* arr = reinterpret_cast<PyArrayObject*>(view);
+    o.view.dtype = dtype_of(PyArray_DESCR(arr), session.outputs()[o.output].dtype);
+    if (o.view.dtype == DType::kUndefined) {
+      given_dtype = numpy_dtype_name(PyArray_DESCR(arr));
+      o.given_dtype = given_dtype;
+    }
+    o.view.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
+    o.view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
+    o.view.data = PyArray_DATA(arr);
+    o.contiguous = PyArray_IS_C_CONTIGUOUS(arr);
+    o.aligned = PyArray_ISALIGNED(arr);
+    o.writeable = PyArray_ISWRITEABLE(arr);
+    return;
+  }
   DLPackLayout layout;
-  dlpack_view(obj, DLPackUse{session, "out array for output", session.outputs()[o.output].name},
-              refs, o.view, given_dtype, &layout);
+  dlpack_view(obj, use, refs, o.view, given_dtype, &layout);
   if (o.view.dtype == DType::kUndefined) o.given_dtype = given_dtype;
   o.contiguous = layout.contiguous;
   o.aligned = layout.aligned;

@@ -49,6 +49,14 @@ struct DLPackLayout {
 void dlpack_view(PyObject* obj, const DLPackUse& use, Refs& refs, TensorView& view,
                  std::string& given_name, DLPackLayout* layout);
 
+// A feed OBJ that offers DLPack, as dlpack_view() reads it, for an input of dtype WANT;
+// a CPU torch.Tensor takes a shortcut with the same outcome: its numpy() view (torch's
+// __dlpack__ and __dlpack_device__ are Python code, several microseconds a call; numpy()
+// shares the memory too), read as NumPy arrays are. Tensors numpy() cannot give (bfloat16,
+// float8, conjugated, ...) take the DLPack path.
+void dlpack_feed(PyObject* obj, const DLPackUse& use, DType want, Refs& refs,
+                 StringStore& strings, TensorView& view, std::string& given_name);
+
 // An out= target OBJ that offers DLPack, as the core's OutArray for output O.output: its
 // view and layout facts (Session::plan_outputs checks them), OBJ and its capsule kept in
 // REFS. GIVEN_DTYPE receives the name of an element type without a DType (o.given_dtype

@@ -234,7 +234,7 @@ void PySession::fill(std::size_t i, PyObject* value, std::span<InputView> views,
   }
   TensorView tv;
   if (offers_dlpack(value)) {  // torch, JAX, CuPy, ... (NumPy arrays take the next line)
-    dlpack_view(value, DLPackUse{*s_, "input", info.name}, refs, tv, given, nullptr);
+    dlpack_feed(value, DLPackUse{*s_, "input", info.name}, info.dtype, refs, strings, tv, given);
   } else {
     to_tensor_view(value, info.dtype, refs, strings, tv, given);
   }
