@@ -135,16 +135,22 @@ class Session:
         ``feeds``: ``{input name: array}``, a list of arrays in input order, or one
         array for a single-input model. Arrays must have the input's dtype exactly
         (:class:`TypeError` otherwise: nothing is cast). On the native backend a
-        C-contiguous array is read in place; any other array costs one copy.
+        C-contiguous array is read in place; any other array costs one copy. Any
+        tensor with ``__dlpack__`` (torch, JAX, CuPy) is taken too, by the same rules;
+        one that requires grad is an :class:`InvalidInputError` (pass
+        ``tensor.detach()``); CUDA tensors need a session on ``CUDAExecutionProvider``.
 
         ``outputs``: names of the outputs to compute (default: all).
 
-        ``out``: ``{output name: array}`` to write outputs into. Each must have the
-        output's dtype and shape and be C-contiguous and writeable; the same array
-        objects are returned. On the native backend ORT writes into them directly.
+        ``out``: ``{output name: array}`` to write outputs into (NumPy arrays or DLPack
+        tensors such as torch's). Each must have the output's dtype and shape and be
+        C-contiguous and writeable; the same objects are returned. On the native
+        backend ORT writes into them directly.
 
         Outputs the native backend returns are arrays over ORT's memory (no copy),
-        kept alive by the array. Raises :class:`InvalidInputError` /
+        kept alive by the array; ``torch.from_dlpack`` / ``numpy.from_dlpack`` share
+        them without a copy. With ``output_device="cuda"`` they are DeviceTensor
+        objects in GPU memory, for ``torch.from_dlpack``. Raises :class:`InvalidInputError` /
         :class:`InvalidTypeError` for bad feeds, :class:`SessionClosedError` after
         :meth:`close`, :class:`OrtError` when ORT fails.
 
