@@ -458,3 +458,20 @@ def test_device_tensor_exports_through_dlpack(backend, torch):
     del dt, made
     gc.collect()
     np.testing.assert_array_equal(t.numpy(), arr)  # the export keeps the value alive
+
+
+def test_sequence_of_dlpack_tensors(make_session, torch):
+    s = make_session(models.sequence_model())
+    parts = [torch.arange(3, dtype=torch.float32), Producer(torch.ones(2))]
+    got = s.run({"seq": parts})
+    np.testing.assert_array_equal(got["total"], [0, 1, 2, 1, 1])
+    with pytest.raises(ortn.InvalidInputError, match="input 'seq' is a Tensor that requires grad"):
+        s.run({"seq": [torch.ones(2, requires_grad=True)]})
+    with pytest.raises(ortn.InvalidInputError, match="element of input 'seq' is in cuda:0 memory"):
+        s.run({"seq": [fakes.Tensor((2,))]})
+
+
+def test_ndarray_subclasses_take_the_numpy_path(make_session):
+    s = add_one(make_session)
+    m = np.ma.masked_array(np.zeros((2, 4), np.float32))
+    np.testing.assert_array_equal(np.asarray(s.run({"x": m})["y"]), 1.0)

@@ -223,8 +223,14 @@ void PySession::fill(std::size_t i, PyObject* value, std::span<InputView> views,
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     std::vector<TensorView>& elems = seqs.emplace_back(static_cast<std::size_t>(n));
     for (Py_ssize_t e = 0; e < n; ++e) {
-      to_tensor_view(PySequence_Fast_GET_ITEM(fast, e), info.dtype, refs, strings,
-                     elems[static_cast<std::size_t>(e)], given);
+      PyObject* item = PySequence_Fast_GET_ITEM(fast, e);
+      TensorView& elem = elems[static_cast<std::size_t>(e)];
+      if (offers_dlpack(item)) {
+        dlpack_feed(item, DLPackUse{*s_, "input", info.name}, info.dtype, refs, strings, elem,
+                    given);
+      } else {
+        to_tensor_view(item, info.dtype, refs, strings, elem, given);
+      }
       if (elems[static_cast<std::size_t>(e)].dtype == DType::kUndefined) {
         s_->fail_input_dtype(i, given);
       }

@@ -102,7 +102,7 @@ _ORDER: Literal["<", ">"] = "<" if sys.byteorder == "little" else ">"
 
 def offers_dlpack(obj: Any) -> bool:
     """Whether OBJ offers DLPack and is not a NumPy array (those are read as they are)."""
-    return type(obj) is not np.ndarray and hasattr(type(obj), "__dlpack__")
+    return not isinstance(obj, np.ndarray) and hasattr(type(obj), "__dlpack__")
 
 
 def numpy_dtype(name: str) -> np.dtype[Any]:
