@@ -292,8 +292,8 @@ void dlpack_view(PyObject* obj, const DLPackUse& use, Refs& refs, TensorView& vi
   view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
 }
 
-void dlpack_feed(PyObject* obj, const DLPackUse& use, DType want, Refs& refs,
-                 StringStore& strings, TensorView& view, std::string& given_name) {
+void dlpack_feed(PyObject* obj, const DLPackUse& use, DType want, Refs& refs, StringStore& strings,
+                 TensorView& view, std::string& given_name) {
   check_grad(obj, use);
   if (PyObject* arr = torch_cpu_view(obj, refs)) {
     to_tensor_view(arr, want, refs, strings, view, given_name);

@@ -54,8 +54,8 @@ void dlpack_view(PyObject* obj, const DLPackUse& use, Refs& refs, TensorView& vi
 // __dlpack__ and __dlpack_device__ are Python code, several microseconds a call; numpy()
 // shares the memory too), read as NumPy arrays are. Tensors numpy() cannot give (bfloat16,
 // float8, conjugated, ...) take the DLPack path.
-void dlpack_feed(PyObject* obj, const DLPackUse& use, DType want, Refs& refs,
-                 StringStore& strings, TensorView& view, std::string& given_name);
+void dlpack_feed(PyObject* obj, const DLPackUse& use, DType want, Refs& refs, StringStore& strings,
+                 TensorView& view, std::string& given_name);
 
 // An out= target OBJ that offers DLPack, as the core's OutArray for output O.output: its
 // view and layout facts (Session::plan_outputs checks them), OBJ and its capsule kept in

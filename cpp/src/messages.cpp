@@ -211,8 +211,8 @@ std::string out_layout(const ValueInfo& info, bool contiguous, bool aligned, boo
 std::string device_name(const Device& device) {
   // DLPack's DLDeviceType, by code.
   static constexpr std::array<const char*, 19> kNames = {
-      "",       "cpu",    "cuda",    "cuda_host", "opencl",       "",       "",
-      "vulkan", "metal",  "vpi",     "rocm",      "rocm_host",    "ext_dev", "cuda_managed",
+      "",       "cpu",    "cuda",    "cuda_host", "opencl",    "",        "",
+      "vulkan", "metal",  "vpi",     "rocm",      "rocm_host", "ext_dev", "cuda_managed",
       "oneapi", "webgpu", "hexagon", "maia",      "trn"};
   const auto t = static_cast<std::size_t>(device.type);
   const std::string name = t < kNames.size() && kNames[t][0] != '\0'
@@ -221,16 +221,13 @@ std::string device_name(const Device& device) {
   return name + ":" + std::to_string(device.id);
 }
 
-std::string device_needs_cuda(std::string_view role, const ValueInfo& info,
-                              const Device& device) {
-  return std::string(role) + " " + quote(info.name) + " is in CUDA memory (" +
-         device_name(device) +
+std::string device_needs_cuda(std::string_view role, const ValueInfo& info, const Device& device) {
+  return std::string(role) + " " + quote(info.name) + " is in CUDA memory (" + device_name(device) +
          "), but this session does not run on CUDA: copy it to the CPU first (.cpu() in "
          "PyTorch), or create the session with providers=['CUDAExecutionProvider', ...]";
 }
 
-std::string device_unsupported(std::string_view role, const ValueInfo& info,
-                               const Device& device) {
+std::string device_unsupported(std::string_view role, const ValueInfo& info, const Device& device) {
   return std::string(role) + " " + quote(info.name) + " is in " + device_name(device) +
          " memory, which ortnative cannot hand to ONNX Runtime (it takes host memory, and "
          "CUDA memory on a session that runs on CUDA): copy it to the CPU first";

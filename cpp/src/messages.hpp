@@ -70,8 +70,7 @@ std::string run_arity(std::size_t inputs, std::size_t model_inputs, std::size_t 
 // Devices (ROLE as above). A device as "cuda:0", "rocm:1": DLPack's device type names.
 std::string device_name(const Device& device);
 std::string device_needs_cuda(std::string_view role, const ValueInfo& info, const Device& device);
-std::string device_unsupported(std::string_view role, const ValueInfo& info,
-                               const Device& device);
+std::string device_unsupported(std::string_view role, const ValueInfo& info, const Device& device);
 std::string output_device_needs_cuda(const Device& device);
 std::string output_device_unsupported(const Device& device);
 // How a string element the core refuses is described in place of a dtype ("str (element

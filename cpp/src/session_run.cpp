@@ -53,8 +53,9 @@ OrtValue* make_tensor(const Session::Impl& s, const TensorView& t) {
     }
     return v;
   }
-  if (OrtStatus* st = a.CreateTensorWithDataAsOrtValue(detail::memory_info_for(t.device), tensor_data(t),
-                                                       t.byte_size(), shape, t.rank, type, &v)) {
+  if (OrtStatus* st =
+          a.CreateTensorWithDataAsOrtValue(detail::memory_info_for(t.device), tensor_data(t),
+                                           t.byte_size(), shape, t.rank, type, &v)) {
     detail::throw_status(st, ErrorCode::kOrt, s.label + ": wrapping a buffer as a tensor");
   }
   return v;

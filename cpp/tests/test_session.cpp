@@ -9,8 +9,8 @@
 
 #include "check.hpp"
 #include "model_builder.hpp"
-#include "ortnative/ortnative.hpp"
 #include "ort_api.hpp"
+#include "ortnative/ortnative.hpp"
 #include "session_impl.hpp"
 
 using namespace ortnative;

@@ -36,9 +36,7 @@ struct Device {
   int32_t id = 0;
 
   // Memory the CPU reads and writes in place (ORT gets it as CPU memory).
-  bool host() const noexcept {
-    return type == kCpu || type == kCudaHost || type == kCudaManaged;
-  }
+  bool host() const noexcept { return type == kCpu || type == kCudaHost || type == kCudaManaged; }
   bool cuda() const noexcept { return type == kCuda; }
   bool operator==(const Device&) const noexcept = default;
 };
