@@ -165,7 +165,7 @@ class Session:
         feeds: Feeds,
         outputs: Sequence[str] | None = None,
         *,
-        out: Mapping[str, np.ndarray] | None = None,
+        out: Mapping[str, Any] | None = None,
     ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
         """Like :meth:`run`, on a shared thread pool; returns a Future.
 
@@ -178,7 +178,7 @@ class Session:
         feeds: Feeds,
         outputs: Sequence[str] | None = None,
         *,
-        out: Mapping[str, np.ndarray] | None = None,
+        out: Mapping[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
         """``await session.arun(feeds)``: :meth:`run` without blocking the event loop."""
         import asyncio
