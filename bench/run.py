@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-SUITES = ["session", "preprocess", "scheduler", "compat", "serve"]
+SUITES = ["session", "preprocess", "scheduler", "compat", "serve", "interop"]
 
 
 def main(argv: list[str]) -> int:

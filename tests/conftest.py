@@ -101,6 +101,18 @@ def require_backend(name: str) -> str:
     return name
 
 
+def require_module(name: str, why: str) -> ModuleType:
+    """NAME imported; skips without it (a test extra missing here), fails under CI."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run this test ({why}), but {name} is not installed: {exc}")
+        pytest.skip(f"{name} is not installed ({why}): pip install -e '.[test]'")
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return require_backend(request.param)

@@ -17,7 +17,7 @@ from conftest import git, require_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-SUITES = ("session", "preprocess", "scheduler", "compat")
+SUITES = ("session", "preprocess", "scheduler", "compat", "interop")
 EXTS = ("json", "md", "png")
 
 
@@ -67,6 +67,12 @@ def canned_rows(suite: str, mod: Any, common: Any) -> list[Any]:
         return [
             common.Row("y=x+1 [1,4]", "onnxruntime run", slower, threads="1", output="new"),
             common.Row("y=x+1 [1,4]", "compat InferenceSession.run", stats, threads="1"),
+        ]
+    if suite == "interop":
+        return [
+            common.Row("TinyNet b1", mod.BASELINE, slower, threads="1", output=mod.NEW),
+            common.Row("TinyNet b1", mod.COMPILED, None, note="did not run here: X", threads="1"),
+            common.Row("TinyNet b1", "ortnative, DLPack in and out", stats, threads="1"),
         ]
     if suite == "preprocess":
         case = "1080p -> 224 NCHW f32 normalised, 1 image"
@@ -126,6 +132,10 @@ def test_a_quick_run_never_overwrites_the_committed_tables(
     elif suite == "preprocess":
         monkeypatch.setattr(mod, "image_cases", lambda scale: rows)
         monkeypatch.setattr(mod, "end_to_end", lambda scale: [])
+    elif suite == "interop":
+        monkeypatch.setattr(mod, "build", lambda: (None, b"", None))
+        monkeypatch.setattr(mod, "bench_case", lambda *a: rows)
+        argv += ["--cases", "b1"]
     elif suite == "compat":
         monkeypatch.setattr(mod, "CASES", {"y=x+1 [1,4]": (lambda: b"", dict, 1)})
         monkeypatch.setattr(mod, "bench_case", lambda *a: rows)

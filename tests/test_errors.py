@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import dlpack_fakes as fakes
 import numpy as np
 import ortnative as ortn
 import pytest
@@ -257,6 +258,84 @@ CASES = [
         r"^model '<bytes>': element of input 'seq' has dtype float64, expected float32 "
         r"\(ortnative never casts: convert with \.astype\(numpy\.float32\)\)$",
     ),
+    # --- DLPack tensors (torch, JAX, CuPy, ...; tests/dlpack_fakes.py stands in) -----
+    Case(
+        "dlpack-requires-grad",
+        "a torch tensor that requires grad",
+        models.add_one,
+        lambda s: s.run({"x": fakes.Tensor.over(x14(), requires_grad=True)}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': input 'x' is a Tensor that requires grad: pass tensor\.detach\(\) "
+        r"instead \(ONNX Runtime computes no gradients, and ortnative never detaches "
+        r"silently\)$",
+        (ValueError,),
+    ),
+    Case(
+        "dlpack-cuda-on-cpu-session",
+        "a CUDA tensor for a session that does not run on CUDA",
+        models.add_one,
+        lambda s: s.run({"x": fakes.Tensor((1, 4))}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': input 'x' is in CUDA memory \(cuda:0\), but this session does not "
+        r"run on CUDA: copy it to the CPU first \(\.cpu\(\) in PyTorch\), or create the "
+        r"session with providers=\['CUDAExecutionProvider', \.\.\.\]$",
+    ),
+    Case(
+        "dlpack-other-device",
+        "a tensor in memory ortnative cannot hand to ONNX Runtime (ROCm)",
+        models.add_one,
+        lambda s: s.run({"x": fakes.Tensor((1, 4), device=(fakes.ROCM, 0))}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': input 'x' is in rocm:0 memory, which ortnative cannot hand to ONNX "
+        r"Runtime \(it takes host memory, and CUDA memory on a session that runs on CUDA\): "
+        r"copy it to the CPU first$",
+    ),
+    Case(
+        "dlpack-device-copy",
+        "a non-contiguous CUDA tensor (a copy would be needed)",
+        models.add_one,
+        lambda s: s.run({"x": fakes.Tensor((1, 4), strides=(1, 2))}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': input 'x' is a cuda:0 tensor that is not C-contiguous: ortnative "
+        r"copies host memory only; pass a contiguous tensor \(\.contiguous\(\) in PyTorch\)$",
+    ),
+    Case(
+        "dlpack-unknown-dtype",
+        "a DLPack element type ortnative has no dtype for",
+        models.add_one,
+        lambda s: s.run({"x": fakes.Tensor.over(x14(), dtype=(10, 8, 1))}),
+        ortn.InvalidTypeError,
+        r"^model '<bytes>': input 'x' has dtype float8_e4m3fn, expected float32 \(ortnative "
+        r"never casts: convert with \.astype\(numpy\.float32\)\)$",
+        (TypeError,),
+    ),
+    Case(
+        "dlpack-failing-export",
+        "an object whose __dlpack__ raises",
+        models.add_one,
+        lambda s: s.run({"x": fakes.Tensor.over(x14(), version=(2, 0))}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': input 'x': Tensor\.__dlpack__\(\) failed: it gave DLPack 2\.0, "
+        r"newer than ortnative reads \(1\.x\)$",
+    ),
+    Case(
+        "dlpack-out-read-only",
+        "a read-only DLPack tensor as out=",
+        models.add_one,
+        lambda s: s.run({"x": x14()}, out={"y": fakes.Tensor.over(x14(), read_only=True)}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': out array for output 'y' must be C-contiguous, aligned and "
+        r"writeable; this one is not writeable$",
+    ),
+    Case(
+        "dlpack-out-cuda-on-cpu-session",
+        "a CUDA tensor as out= for a session that does not run on CUDA",
+        models.add_one,
+        lambda s: s.run({"x": x14()}, out={"y": fakes.Tensor((1, 4))}),
+        ortn.InvalidInputError,
+        r"^model '<bytes>': out array for output 'y' is in CUDA memory \(cuda:0\), but this "
+        r"session does not run on CUDA",
+    ),
     # --- outputs and out= ------------------------------------------------------------
     Case(
         "unknown-output",
@@ -313,7 +392,8 @@ CASES = [
         models.add_one,
         lambda s: s.run({"x": x14()}, out={"y": [0.0] * 4}),
         ortn.InvalidTypeError,
-        r"^model '<bytes>': out array for output 'y' must be a numpy array, got list$",
+        r"^model '<bytes>': out array for output 'y' must be a numpy array or a DLPack tensor "
+        r"\(torch\.Tensor, \.\.\.\), got list$",
     ),
     Case(
         "out-dtype",
@@ -456,6 +536,24 @@ CASES = [
         r"^model '<bytes>': execution provider 'NoSuchExecutionProvider' is not available in "
         r"this ONNX Runtime build \(available: .*'CPUExecutionProvider'.*\)$",
         (ValueError,),
+    ),
+    Case(
+        "output-device-without-cuda",
+        "outputs kept on a CUDA device, for a session that does not run on CUDA",
+        None,
+        lambda b: new_session(b, models.add_one(), output_device="cuda"),
+        ortn.InvalidArgumentError,
+        r"^model '<bytes>': output_device='cuda:0' needs a session that runs on CUDA: pass "
+        r"providers=\['CUDAExecutionProvider', \.\.\.\]$",
+        (ValueError,),
+    ),
+    Case(
+        "output-device-name",
+        "an output_device that is neither the CPU nor CUDA",
+        None,
+        lambda b: new_session(b, models.add_one(), output_device="gpu"),
+        ortn.InvalidArgumentError,
+        r"^output_device must be 'cpu', 'cuda' or 'cuda:N', got 'gpu'$",
     ),
     Case(
         "providers-str",

@@ -337,12 +337,11 @@ def test_close(backend, mlp, drain):
     direct = ortn.Session(mlp, backend=backend)
     sched = ortn.Scheduler(threads=1, backend=backend)
     sched.add_model("mlp", mlp, max_batch_size=4, max_queue_delay_us=10_000_000)
-    closer = threading.Thread(target=sched.close, args=(drain,))
+    closer = threading.Thread(target=sched.close, kwargs={"drain": drain})
     with held(sched, "mlp", {"x": x()}):
         sent = [(f, sched.submit("mlp", f)) for f in ({"x": x()} for _ in range(6))]
         closer.start()
-        while not sched.closed:
-            threading.Event().wait(0.001)
+        _wait_for(lambda: sched.closed)
         with pytest.raises(ortn.SchedulerClosedError, match="scheduler is closed; request refused"):
             sched.submit("mlp", {"x": x()})
         with pytest.raises(ortn.SchedulerClosedError, match="closed; model 'b' was not added"):
@@ -577,9 +576,8 @@ def _scheduler_messages(backend: str, mlp: bytes) -> dict[str, str]:
         record("timeout", lambda: queued.result(60))
         queued = sched.submit("mlp", {"x": x()})
         record("queue full", lambda: sched.submit("mlp", {"x": x()}))
-        threading.Thread(target=sched.close, args=(False,)).start()
-        while not sched.closed:
-            threading.Event().wait(0.001)
+        threading.Thread(target=sched.close, kwargs={"drain": False}).start()
+        _wait_for(lambda: sched.closed)
         record("closed (future)", lambda: queued.result(60))
         record("closed (submit)", lambda: sched.submit("mlp", {"x": x()}))
         record("closed (add)", lambda: sched.add_model("late", mlp))

@@ -58,7 +58,7 @@ def _timed_out(s: ortn.Scheduler) -> None:
 def _closed_while_queued(s: ortn.Scheduler) -> None:
     # close() waits for the held worker, so it runs on a thread of its own; the queued
     # request fails as soon as the scheduler is marked closed, while the worker is held.
-    closer = threading.Thread(target=s.close, args=(False,))
+    closer = threading.Thread(target=s.close, kwargs={"drain": False})
     try:
         with held(s, "mlp", {"x": x()}):
             fut = s.submit("mlp", {"x": x()})

@@ -33,7 +33,9 @@ def test_result_exception_done(sched):
     fut = sched.submit("m", {"x": X})
     assert isinstance(fut, concurrent.futures.Future)
     np.testing.assert_array_equal(fut.result(timeout=30)["y"], 1)
-    assert fut.done() and not fut.cancelled() and not fut.running()
+    assert fut.done()
+    assert not fut.cancelled()
+    assert not fut.running()
     assert fut.exception() is None
     assert fut.result() is fut.result()  # the same dict every time
     assert "finished" in repr(fut)
@@ -102,7 +104,8 @@ def test_wait(sched, return_when):
     )
     assert done
     if return_when == "ALL_COMPLETED":
-        assert not not_done and done == set(futs)
+        assert not not_done
+        assert done == set(futs)
     for f in done:
         np.testing.assert_array_equal(f.result()["y"], 1)
 
@@ -112,7 +115,8 @@ def test_as_completed(sched):
     futs = [sched.submit("slow", {"x": big}) for _ in range(3)]
     futs += [sched.submit("m", {"x": X}) for _ in range(40)]
     seen = list(concurrent.futures.as_completed(futs, timeout=60))
-    assert len(seen) == len(futs) and set(seen) == set(futs)
+    assert len(seen) == len(futs)
+    assert set(seen) == set(futs)
 
 
 def test_cancel_queued(sched):
@@ -120,7 +124,8 @@ def test_cancel_queued(sched):
     running = sched.submit("slow", {"x": big})
     queued = [sched.submit("slow", {"x": big}) for _ in range(4)]
     assert queued[-1].cancel()
-    assert queued[-1].cancelled() and queued[-1].done()
+    assert queued[-1].cancelled()
+    assert queued[-1].done()
     with pytest.raises(concurrent.futures.CancelledError):
         queued[-1].result()
     assert concurrent.futures.wait([queued[-1]], timeout=5).done == {queued[-1]}

@@ -9,6 +9,7 @@ PYBIND11_MODULE(_core, m) {
   ortnative::py_bridge::register_runtime(m);
   ortnative::py_bridge::register_run_options(m);
   ortnative::py_bridge::register_session(m);
+  ortnative::py_bridge::register_dlpack(m);
   ortnative::py_bridge::register_preprocess(m);
   ortnative::py_bridge::register_scheduler(m);
 }

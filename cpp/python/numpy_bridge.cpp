@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dlpack_bridge.hpp"
 #include "messages.hpp"
 #include "ortnative/utf8.hpp"
 
@@ -38,6 +39,8 @@ PyObject* owner_of(OrtValue* v) {
 }
 
 PyObject* tensor_to_array(Value&& value) {
+  // Kept on a device (SessionOptions::output_device): NumPy cannot hold it; DLPack can.
+  if (!value.device().host()) return device_tensor(std::move(value));
   std::span<const int64_t> shape = value.shape();
   const int rank = static_cast<int>(shape.size());
   static_assert(sizeof(npy_intp) == sizeof(int64_t), "64-bit platforms only");

@@ -73,6 +73,8 @@ SessionOptions session_options(py::handle r, std::string name, LoadRefs& load) {
   for (auto [k, v] : r.attr("config").cast<py::dict>()) {
     o.config.emplace_back(k.cast<std::string>(), v.cast<std::string>());
   }
+  auto [device_type, device_id] = field<std::pair<int32_t, int32_t>>(r, "output_device_spec");
+  o.output_device = Device{device_type, device_id};
   o.name = std::move(name);
   o.enable_cpu_mem_arena = field<bool>(r, "enable_cpu_mem_arena");
   o.enable_mem_pattern = field<bool>(r, "enable_mem_pattern");

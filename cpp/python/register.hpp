@@ -5,6 +5,7 @@
 
 namespace ortnative::py_bridge {
 
+void register_dlpack(pybind11::module_& m);
 void register_errors(pybind11::module_& m);
 void register_runtime(pybind11::module_& m);
 void register_run_options(pybind11::module_& m);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dlpack_bridge.hpp"
 #include "gil.hpp"
 #include "messages.hpp"
 #include "numpy_bridge.hpp"
@@ -227,8 +228,14 @@ void PySession::fill(std::size_t i, PyObject* value, std::span<InputView> views,
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     std::vector<TensorView>& elems = seqs.emplace_back(static_cast<std::size_t>(n));
     for (Py_ssize_t e = 0; e < n; ++e) {
-      to_tensor_view(PySequence_Fast_GET_ITEM(fast, e), info.dtype, refs, strings,
-                     elems[static_cast<std::size_t>(e)], given);
+      PyObject* item = PySequence_Fast_GET_ITEM(fast, e);
+      TensorView& elem = elems[static_cast<std::size_t>(e)];
+      if (offers_dlpack(item)) {
+        dlpack_feed(item, DLPackUse{*s_, "input", info.name}, info.dtype, refs, strings, elem,
+                    given);
+      } else {
+        to_tensor_view(item, info.dtype, refs, strings, elem, given);
+      }
       if (elems[static_cast<std::size_t>(e)].dtype == DType::kUndefined) {
         s_->fail_input_dtype(i, given);
       }
@@ -237,7 +244,11 @@ void PySession::fill(std::size_t i, PyObject* value, std::span<InputView> views,
     return;
   }
   TensorView tv;
-  to_tensor_view(value, info.dtype, refs, strings, tv, given);
+  if (offers_dlpack(value)) {  // torch, JAX, CuPy, ... (NumPy arrays take the next line)
+    dlpack_feed(value, DLPackUse{*s_, "input", info.name}, info.dtype, refs, strings, tv, given);
+  } else {
+    to_tensor_view(value, info.dtype, refs, strings, tv, given);
+  }
   if (tv.dtype == DType::kUndefined) s_->fail_input_dtype(i, given);
   views[i] = InputView::of(tv);
 }
@@ -256,7 +267,7 @@ void PySession::convert_feeds(PyObject* f, std::span<InputView> views, Refs& ref
       seen[i] = true;
       fill(i, value, views, refs, strings, seqs);
     }
-  } else if (PyArray_Check(f)) {
+  } else if (PyArray_Check(f) || offers_dlpack(f)) {
     if (n_in != 1) raise_py("single_array", label(), input_names());
     seen[0] = true;
     fill(0, f, views, refs, strings, seqs);
@@ -334,7 +345,12 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out,
       OutArray& o = given[j];
       o.output = output_of(key);
       if (!PyArray_Check(value)) {
-        raise_py("out_not_array", label(), s_->outputs()[o.output].name, type_name(value));
+        if (!offers_dlpack(value)) {
+          raise_py("out_not_array", label(), s_->outputs()[o.output].name, type_name(value));
+        }
+        dlpack_out_array(value, *s_, refs, o, dtype_text);  // torch, ...: written in place
+        given_obj[j] = value;
+        continue;
       }
       auto* arr = reinterpret_cast<PyArrayObject*>(value);
       o.view.dtype = dtype_of(PyArray_DESCR(arr), s_->outputs()[o.output].dtype);

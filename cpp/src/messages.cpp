@@ -248,6 +248,40 @@ std::string out_layout(const ValueInfo& info, bool contiguous, bool aligned, boo
          " must be C-contiguous, aligned and writeable; this one is not " + lacks;
 }
 
+std::string device_name(const Device& device) {
+  // DLPack's DLDeviceType, by code.
+  static constexpr std::array<const char*, 19> kNames = {
+      "",       "cpu",    "cuda",    "cuda_host", "opencl",    "",        "",
+      "vulkan", "metal",  "vpi",     "rocm",      "rocm_host", "ext_dev", "cuda_managed",
+      "oneapi", "webgpu", "hexagon", "maia",      "trn"};
+  const auto t = static_cast<std::size_t>(device.type);
+  const std::string name = t < kNames.size() && kNames[t][0] != '\0'
+                               ? kNames[t]
+                               : "device type " + std::to_string(device.type);
+  return name + ":" + std::to_string(device.id);
+}
+
+std::string device_needs_cuda(std::string_view role, const ValueInfo& info, const Device& device) {
+  return std::string(role) + " " + quote(info.name) + " is in CUDA memory (" + device_name(device) +
+         "), but this session does not run on CUDA: copy it to the CPU first (.cpu() in "
+         "PyTorch), or create the session with providers=['CUDAExecutionProvider', ...]";
+}
+
+std::string device_unsupported(std::string_view role, const ValueInfo& info, const Device& device) {
+  return std::string(role) + " " + quote(info.name) + " is in " + device_name(device) +
+         " memory, which ortnative cannot hand to ONNX Runtime (it takes host memory, and "
+         "CUDA memory on a session that runs on CUDA): copy it to the CPU first";
+}
+
+std::string output_device_needs_cuda(const Device& device) {
+  return "output_device='" + device_name(device) +
+         "' needs a session that runs on CUDA: pass providers=['CUDAExecutionProvider', ...]";
+}
+
+std::string output_device_unsupported(const Device& device) {
+  return "output_device must be 'cpu' or 'cuda[:N]', got '" + device_name(device) + "'";
+}
+
 std::string out_shape_produced(const ValueInfo& info, std::span<const int64_t> given,
                                std::span<const int64_t> produced) {
   return "out array for output " + quote(info.name) + " has shape " + format_shape(given) +

@@ -77,6 +77,12 @@ std::string log_verbosity_level(int level);
 std::string run_log_severity_level(int level);
 std::string free_dimension_size(std::string_view dim, int64_t size);
 std::string initializer_not_numeric(std::string_view name);
+// Devices (ROLE as above). A device as "cuda:0", "rocm:1": DLPack's device type names.
+std::string device_name(const Device& device);
+std::string device_needs_cuda(std::string_view role, const ValueInfo& info, const Device& device);
+std::string device_unsupported(std::string_view role, const ValueInfo& info, const Device& device);
+std::string output_device_needs_cuda(const Device& device);
+std::string output_device_unsupported(const Device& device);
 // How a string element the core refuses is described in place of a dtype ("str (element
 // 3 is not valid UTF-8)"); WHY: "not valid UTF-8", "not valid Unicode: U+D800".
 std::string bad_string_element(std::size_t element, std::string_view why);

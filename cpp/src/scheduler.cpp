@@ -544,10 +544,12 @@ std::unique_ptr<Pending> Scheduler::Impl::make_pending(Model& m, Request&& reque
   if (m.batching) {
     // Every input is a tensor with a free dim 0 (check_batchable), of rank >= 1
     // (check_input): the request batches if they agree on dim 0.
-    p->rows = p->size > 0 ? p->size : -1;
+    // Device memory (feeds, or outputs kept on the device) is never concatenated or split
+    // on the host: such a request runs alone.
+    p->rows = p->size > 0 && sess.output_device().host() ? p->size : -1;
     for (const InputView& v : request.inputs) {
       if (v.kind != InputView::Kind::kTensor || v.tensor.rank == 0 ||
-          v.tensor.shape[0] != p->rows) {
+          v.tensor.shape[0] != p->rows || !v.tensor.device.host()) {
         p->rows = -1;  // runs alone; ORT reports the mismatch as Session::run would
       }
     }

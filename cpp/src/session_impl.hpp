@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,8 +34,10 @@ struct CachedTensor {
   std::size_t rank = 0;
   int64_t dims[kMaxRank] = {};
 
+  Device device{};
+
   bool matches(const TensorView& t, void* ptr) const noexcept {
-    if (data != ptr || dtype != t.dtype || rank != t.rank) return false;
+    if (data != ptr || dtype != t.dtype || rank != t.rank || !(device == t.device)) return false;
     for (std::size_t d = 0; d < rank; ++d) {
       if (dims[d] != t.shape[d]) return false;
     }
@@ -80,6 +83,29 @@ class TensorCache {
 
 }  // namespace detail
 
+namespace detail {
+
+// Reads the device facts of OPTIONS into S (before the model loads); InvalidArgumentError
+// for an output_device the providers cannot serve.
+void configure_devices(Session::Impl& s, const SessionOptions& options);
+
+// The OrtMemoryInfo describing memory on DEVICE: CPU memory for host memory (pinned and
+// managed memory included), "Cuda" with the device id for CUDA memory (made once per id;
+// OrtApi::CreateMemoryInfo, which needs no CUDA in this process). Not freed.
+const OrtMemoryInfo* memory_info_for(const Device& device);
+
+// OrtApi::Run through an IoBinding, for runs that involve device memory: binds IN_VALUES
+// and every OUT_VALUES entry that is set (caller buffers), binds the rest to the session's
+// output device, synchronises the device first when SYNC_INPUTS (device feeds whose
+// producer could not be ordered before ORT's stream), runs, and puts the values ORT made
+// into the empty OUT_VALUES entries (the caller owns them). Returns ORT's status.
+OrtStatus* run_bound(const Session::Impl& s, const char* const* names, OrtValue* const* in_values,
+                     std::size_t n_given, const char* const* out_names, std::size_t n_out,
+                     OrtValue** out_values, bool sync_inputs,
+                     const OrtRunOptions* run_options);
+
+}  // namespace detail
+
 struct Session::Impl {
   // SessionOptions::keep_alive: released last, after the ORT session and its initializers.
   std::shared_ptr<const void> keep_alive;
@@ -101,6 +127,11 @@ struct Session::Impl {
   // Not part of the session's state (runs on a const Session use them): mutable.
   mutable detail::TensorCache input_cache;   // one slot per input
   mutable detail::TensorCache output_cache;  // one slot per output
+  // Devices (session_device.cpp): whether a provider runs on CUDA (CUDA or TensorRT), the
+  // stream it was given ("user_compute_stream"), where ORT-allocated outputs go.
+  bool cuda = false;
+  std::optional<uint64_t> user_stream;
+  Device output_device{};
   // Low 31 bits: runs inside ORT now; top bit: closed.
   mutable std::atomic<uint32_t> state{0};
   std::mutex close_mu;

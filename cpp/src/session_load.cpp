@@ -450,6 +450,7 @@ Session::~Session() = default;
 Session Session::from_file(const std::string& path, const SessionOptions& options) {
   std::filesystem::path p(path);
   auto impl = make_impl(options.name.empty() ? p.filename().string() : options.name);
+  detail::configure_devices(*impl, options);
   std::error_code ec;
   if (path.empty() || !std::filesystem::exists(p, ec)) {
     throw ModelLoadError(impl->label + ": " + msg::model_file_missing(path));
@@ -479,6 +480,7 @@ Session Session::from_file(const std::string& path, const SessionOptions& option
 
 Session Session::from_bytes(const void* data, std::size_t size, const SessionOptions& options) {
   auto impl = make_impl(options.name.empty() ? "<bytes>" : options.name);
+  detail::configure_devices(*impl, options);
   if (data == nullptr || size == 0) {
     throw ModelLoadError(impl->label + ": " + msg::model_bytes_empty());
   }

@@ -53,8 +53,9 @@ OrtValue* make_tensor(const Session::Impl& s, const TensorView& t) {
     }
     return v;
   }
-  if (OrtStatus* st = a.CreateTensorWithDataAsOrtValue(detail::cpu_memory_info(), tensor_data(t),
-                                                       t.byte_size(), shape, t.rank, type, &v)) {
+  if (OrtStatus* st =
+          a.CreateTensorWithDataAsOrtValue(detail::memory_info_for(t.device), tensor_data(t),
+                                           t.byte_size(), shape, t.rank, type, &v)) {
     detail::throw_status(st, ErrorCode::kOrt, s.label + ": wrapping a buffer as a tensor");
   }
   return v;
@@ -134,8 +135,16 @@ struct RunValues {
   }
 };
 
+void check_device(const Session::Impl& s, const ValueInfo& info, const Device& d,
+                  const char* role) {
+  if (d.host()) return;
+  if (!d.cuda()) s.fail(ErrorCode::kInvalidInput, msg::device_unsupported(role, info, d));
+  if (!s.cuda) s.fail(ErrorCode::kInvalidInput, msg::device_needs_cuda(role, info, d));
+}
+
 void check_tensor(const Session::Impl& s, const ValueInfo& info, const TensorView& t,
                   const char* role) {
+  check_device(s, info, t.device, role);
   if (t.dtype != info.dtype) {
     s.fail(ErrorCode::kInvalidType, msg::dtype_mismatch(role, info, dtype_name(t.dtype)));
   }
@@ -201,6 +210,7 @@ CachedTensor* TensorCache::make(OrtValue* v, const TensorView& t, void* data) {
   c->data = data;
   c->dtype = t.dtype;
   c->rank = t.rank;
+  c->device = t.device;
   for (std::size_t d = 0; d < t.rank; ++d) c->dims[d] = t.shape[d];
   return c;
 }
@@ -259,6 +269,11 @@ void Session::check_input(std::size_t index, const InputView& view) const {
         s.fail(ErrorCode::kInvalidInput, msg::not_a_sequence_input(info, view.count));
       }
       for (std::size_t e = 0; e < view.count; ++e) {
+        // Sequences are built in host memory (OrtApi::CreateValue copies the elements).
+        if (!view.elements[e].device.host()) {
+          s.fail(ErrorCode::kInvalidInput,
+                 msg::device_unsupported("element of input", info, view.elements[e].device));
+        }
         if (view.elements[e].dtype != info.dtype) {
           s.fail(ErrorCode::kInvalidType,
                  msg::dtype_mismatch("element of input", info, dtype_name(view.elements[e].dtype)));
@@ -311,7 +326,8 @@ std::size_t Session::plan_outputs(std::span<const InputView> inputs,
   std::size_t planned = 0;
   for (std::size_t k = 0; k < n_out; ++k) {
     shapes[k].rank = 0;
-    if (buffers[k].view.data != nullptr) continue;
+    // Outputs kept on a device are ORT's to allocate there (the caller's buffers are host).
+    if (buffers[k].view.data != nullptr || !s.output_device.host()) continue;
     const std::size_t idx = outputs[k];
     if (idx >= s.outputs.size()) continue;  // run() reports it
     const std::size_t rank = s.outputs[idx].shape.size();
@@ -533,6 +549,33 @@ void Session::run(std::span<const InputView> inputs, std::span<const std::size_t
   }
 
   const OrtRunOptions* ro = run_options != nullptr ? run_options->get() : nullptr;
+  // Device memory anywhere (CUDA feeds or out= buffers, or outputs kept on the device):
+  // the run goes through an IoBinding (session_device.cpp), without the retries below.
+  bool device_feeds = false, on_device = !s.output_device.host();
+  for (std::size_t i = 0; i < n_in; ++i) {
+    device_feeds = device_feeds ||
+                   (inputs[i].kind == InputView::Kind::kTensor && !inputs[i].tensor.device.host());
+  }
+  for (std::size_t k = 0; k < n_out && !buffers.empty(); ++k) {
+    on_device = on_device || (in_buffer[k] && !buffers[k].view.device.host());
+  }
+  if (device_feeds || on_device) {
+    OrtStatus* dst = detail::run_bound(s, names, in.values.data(), n_given, out_names.data(), n_out,
+                                       out.values.data(), device_feeds && !s.user_stream, ro);
+    if (dst != nullptr) fail_run(s, dst, inputs, run_options);
+    for (std::size_t k = 0; k < n_out; ++k) {
+      if (in_buffer[k]) {
+        const TensorView& b = buffers[k].view;
+        results[k] = Value::borrowed(b.dtype, {b.shape, b.rank}, b.data);
+        results[k].set_device(b.device);
+      } else {
+        results[k] = Value(out.take(k));  // ORT's memory on the output device
+        if (results[k].kind() == Value::Kind::kTensor) results[k].set_device(s.output_device);
+      }
+    }
+    return;
+  }
+
   OrtStatus* st = a.Run(s.session, ro, names, in.values.data(), n_given, out_names.data(), n_out,
                         out.values.data());
   if (st != nullptr && (any_planned || any_firm) &&

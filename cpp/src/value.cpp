@@ -99,6 +99,7 @@ void Value::describe() {
 Value::Value(Value&& o) noexcept
     : value_(std::exchange(o.value_, nullptr)),
       data_(std::exchange(o.data_, nullptr)),
+      device_(std::exchange(o.device_, Device{})),
       kind_(std::exchange(o.kind_, Kind::kNone)),
       dtype_(std::exchange(o.dtype_, DType::kUndefined)),
       rank_(std::exchange(o.rank_, 0)),
@@ -111,6 +112,7 @@ Value& Value::operator=(Value&& o) noexcept {
     reset();
     value_ = std::exchange(o.value_, nullptr);
     data_ = std::exchange(o.data_, nullptr);
+    device_ = std::exchange(o.device_, Device{});
     kind_ = std::exchange(o.kind_, Kind::kNone);
     dtype_ = std::exchange(o.dtype_, DType::kUndefined);
     rank_ = std::exchange(o.rank_, 0);
@@ -128,6 +130,7 @@ void Value::reset() noexcept {
   if (value_ != nullptr) loaded_api().ReleaseValue(value_);
   value_ = nullptr;
   data_ = nullptr;
+  device_ = Device{};
   kind_ = Kind::kNone;
   dtype_ = DType::kUndefined;
   rank_ = 0;

@@ -9,7 +9,9 @@
 
 #include "check.hpp"
 #include "model_builder.hpp"
+#include "ort_api.hpp"
 #include "ortnative/ortnative.hpp"
+#include "session_impl.hpp"
 
 using namespace ortnative;
 using ortnative::test::add_model;
@@ -239,6 +241,70 @@ TEST_CASE("outputs outlive the session") {
   }
   const float* y = static_cast<const float*>(out[0].data());
   CHECK(y[0] == 2 && y[3] == 8);
+}
+
+TEST_CASE("devices: device tensors on a CPU session are refused before ORT sees them") {
+  Session s = add_session();
+  CHECK(!s.runs_on_cuda());
+  CHECK(!s.cuda_stream());
+  std::vector<float> x = {1, 2, 3, 4};
+  std::vector<int64_t> shape = {1, 4};
+  TensorView v = view(x, shape);
+  v.device = Device{Device::kCuda, 1};
+  CHECK_THROWS(s.run({{"x", v}}), InvalidInputError,
+               "model 'add': input 'x' is in CUDA memory (cuda:1), but this session does not "
+               "run on CUDA: copy it to the CPU first (.cpu() in PyTorch), or create the "
+               "session with providers=['CUDAExecutionProvider', ...]");
+  v.device = Device{10, 0};  // kDLROCM
+  CHECK_THROWS(s.run({{"x", v}}), InvalidInputError,
+               "model 'add': input 'x' is in rocm:0 memory, which ortnative cannot hand to "
+               "ONNX Runtime (it takes host memory, and CUDA memory on a session that runs on "
+               "CUDA): copy it to the CPU first");
+  // Pinned and managed CUDA memory are host memory: read in place.
+  for (int32_t type : {Device::kCudaHost, Device::kCudaManaged}) {
+    v.device = Device{type, 0};
+    std::vector<Value> out = s.run({{"x", v}});
+    CHECK(static_cast<const float*>(out[0].data())[3] == 8);
+  }
+  // The stream a DLPack producer is asked for: none for host memory, CUDA's legacy
+  // default stream (1) for device memory when the session has no stream of its own.
+  CHECK(!s.dlpack_stream(Device{}));
+  CHECK(s.dlpack_stream(Device{Device::kCuda, 0}) == 1);
+  CHECK(s.output_device().host());
+}
+
+TEST_CASE("devices: providers, user_compute_stream and output_device") {
+  load_runtime();
+  SessionOptions o;
+  o.providers = {{"CUDAExecutionProvider", {{"device_id", "0"}, {"user_compute_stream", "12345"}}}};
+  o.output_device = Device{Device::kCuda, 0};
+  Session::Impl cuda;
+  detail::configure_devices(cuda, o);
+  CHECK(cuda.cuda);
+  CHECK(cuda.user_stream && *cuda.user_stream == 12345);
+  CHECK(cuda.output_device.cuda());
+  o.providers = {{"TensorrtExecutionProvider", {{"user_compute_stream", "not a number"}}}};
+  Session::Impl trt;
+  detail::configure_devices(trt, o);
+  CHECK(trt.cuda && !trt.user_stream);
+  o.providers = {{"CPUExecutionProvider", {}}};
+  Session::Impl cpu;
+  cpu.label = "model 'm'";
+  CHECK_THROWS(detail::configure_devices(cpu, o), InvalidArgumentError,
+               "model 'm': output_device='cuda:0' needs a session that runs on CUDA: pass "
+               "providers=['CUDAExecutionProvider', ...]");
+  // Memory infos: host memory (pinned and managed too) is ORT's CPU memory; CUDA memory
+  // is "Cuda" with its device id (made without CUDA in the process).
+  const OrtApi& a = detail::api();
+  for (int32_t type : {Device::kCpu, Device::kCudaHost, Device::kCudaManaged}) {
+    CHECK(detail::memory_info_for(Device{type, 0}) == detail::cpu_memory_info());
+  }
+  const OrtMemoryInfo* m = detail::memory_info_for(Device{Device::kCuda, 3});
+  const char* name = nullptr;
+  int id = -1;
+  CHECK(a.MemoryInfoGetName(m, &name) == nullptr && std::string(name) == "Cuda");
+  CHECK(a.MemoryInfoGetId(m, &id) == nullptr && id == 3);
+  CHECK(detail::memory_info_for(Device{Device::kCuda, 3}) == m);  // made once
 }
 
 int main() { return ortnative::test::run_all(); }

@@ -70,6 +70,28 @@ class Session:
     def profiling_start_time_ns(self) -> int: ...
     def close(self) -> None: ...
 
+class DeviceTensor:
+    """An output kept in device memory (``output_device="cuda"``), exported through DLPack."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def device(self) -> str: ...
+    def __dlpack_device__(self) -> tuple[int, int]: ...
+    def __dlpack__(
+        self,
+        *,
+        stream: Any = None,
+        max_version: tuple[int, int] | None = None,
+        dl_device: tuple[int, int] | None = None,
+        copy: bool | None = None,
+    ) -> Any: ...
+
+def _device_tensor_for_test(array: np.ndarray) -> DeviceTensor:
+    """A DeviceTensor over a host array's memory (cpu:0): tests the DLPack export."""
+
 class ImagePreprocessor:
     """The native preprocessor; options arrive checked (ortnative.options)."""
 

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
-from . import _exit
+from . import _dlpack, _exit
 from . import _messages as msg
 from ._types import IOInfo
 from .errors import (
@@ -234,6 +234,23 @@ class PythonSession:
         self.name = name
         self._label = msg.label(name)
         self._closed = False
+        # Devices (the core's configure_devices): CUDA memory is taken when a provider runs
+        # on CUDA; the stream producers must order their work before; where outputs go.
+        self._cuda = False
+        self._user_stream: int | None = None
+        for pname, popts in opts.provider_list:
+            if pname in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+                self._cuda = True
+                for k, v in popts:
+                    if k == "user_compute_stream" and self._user_stream is None:
+                        self._user_stream = int(v) if v.isdigit() and int(v) > 0 else None
+        self._dlpack_stream = self._user_stream if self._user_stream is not None else 1
+        self._output_device = opts.output_device_spec
+        if self._output_device[0] != _dlpack.CPU and not self._cuda:
+            raise self._fail(
+                InvalidArgumentError,
+                msg.output_device_needs_cuda(msg.device_name(*self._output_device)),
+            )
         so = ort.SessionOptions()
         so.log_severity_level = _log_level()
         intra, inter = opts.intra_op_threads, opts.inter_op_threads
@@ -340,6 +357,8 @@ class PythonSession:
             else None
         )
         self._n_in = len(self.input_specs)
+        if self._output_device[0] != _dlpack.CPU:
+            self._fast = None  # outputs kept on the device: the general path binds them
         if any(sp.dtype_name == "bfloat16" for sp in self.input_specs + self.output_specs):
             # onnxruntime's Python API has no NumPy type for bfloat16: go through
             # OrtValues (see _run_bfloat16), on the general path only.
@@ -347,6 +366,11 @@ class PythonSession:
             self._run = self._run_bfloat16
 
     # -- metadata ------------------------------------------------------------------
+    @property
+    def outputs_on_host(self) -> bool:
+        """Whether the outputs onnxruntime allocates come back as NumPy arrays."""
+        return self._output_device[0] == _dlpack.CPU
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -408,7 +432,17 @@ class PythonSession:
             return [self._element(spec, v) for v in value]
         return self._element(spec, value)
 
-    def _element(self, spec: Spec, value: Any) -> np.ndarray:
+    def _element(self, spec: Spec, value: Any) -> Any:
+        if type(value) is not np.ndarray and _dlpack.offers_dlpack(value):
+            # torch, JAX, CuPy, ...: host memory as an array over it, device memory as a
+            # DeviceFeed (cpp/python/dlpack_bridge.cpp's twin, same checks and order).
+            r = _dlpack.read(value, self._label, "input", spec.name, self._dlpack_stream)
+            if r.name is None:
+                raise self._fail(
+                    InvalidTypeError,
+                    msg.dtype_mismatch("input", spec.name, spec.dtype_name, r.given),
+                )
+            return r.array if r.array is not None else r.feed
         arr = value if type(value) is np.ndarray else np.asarray(value)
         if _given_dtype(arr, spec.dtype_name) is None or (
             spec.dtype_name == "str"
@@ -421,8 +455,19 @@ class PythonSession:
             )
         return arr
 
-    def _check_tensor(self, spec: Spec, arr: np.ndarray, role: str) -> None:
+    def _check_device(self, spec: Spec, value: Any, role: str) -> None:
+        """The core's check_device: host memory always, CUDA memory on a CUDA session."""
+        if not isinstance(value, _dlpack.DeviceFeed):
+            return
+        device = msg.device_name(*value.device)
+        if value.device[0] != _dlpack.CUDA:
+            raise self._fail(InvalidInputError, msg.device_unsupported(role, spec.name, device))
+        if not self._cuda:
+            raise self._fail(InvalidInputError, msg.device_needs_cuda(role, spec.name, device))
+
+    def _check_tensor(self, spec: Spec, arr: Any, role: str) -> None:
         """Step 6/7: dtype, rank and fixed dimensions, worded as the core words them."""
+        self._check_device(spec, arr, role)
         if arr.dtype is not spec.dtype:
             got = _given_dtype(arr, spec.dtype_name)
             if got != spec.dtype_name:
@@ -454,6 +499,13 @@ class PythonSession:
                     msg.not_a_sequence_input(spec.name, spec.describe(), len(value)),
                 )
             for v in value:
+                if isinstance(v, _dlpack.DeviceFeed):
+                    raise self._fail(
+                        InvalidInputError,
+                        msg.device_unsupported(
+                            "element of input", spec.name, msg.device_name(*v.device)
+                        ),
+                    )
                 if _given_dtype(v, spec.dtype_name) != spec.dtype_name:
                     raise self._fail(
                         InvalidTypeError,
@@ -468,6 +520,8 @@ class PythonSession:
         if want != "tensor":
             raise self._fail(InvalidInputError, msg.not_a_tensor_input(spec.name, spec.describe()))
         self._check_tensor(spec, value, "input")
+        if isinstance(value, _dlpack.DeviceFeed):
+            return value
         return _for_ort(value, spec)
 
     def run(
@@ -551,6 +605,8 @@ class PythonSession:
         if run is None:
             raise self._fail(SessionClosedError, msg.session_closed())
         names = self._out_names
+        if self._fast is None and self._on_device(ort_feeds, None):
+            return self._run_bound(names, ort_feeds, None, given, run_options)
         return dict(
             zip(names, self._ort_run(run, names, ort_feeds, given, run_options), strict=False)
         )
@@ -568,7 +624,7 @@ class PythonSession:
         else:
             names = self._output_names(outputs)
         # 5: out= arrays.
-        targets: dict[str, np.ndarray] | None = None
+        targets: dict[str, Any] | None = None
         if out is not None:
             targets = self._out_targets(out, names)
         # 6: the core's per-input checks, in model order.
@@ -595,7 +651,7 @@ class PythonSession:
                 if spec is None:
                     self._unknown_feed(name)
                 given[name] = self._convert(spec, value)
-        elif isinstance(feeds, np.ndarray):
+        elif isinstance(feeds, np.ndarray) or _dlpack.offers_dlpack(feeds):
             if len(in_specs) != 1:
                 raise msg.single_array(self._label, [s.name for s in in_specs])
             given[in_specs[0].name] = self._convert(in_specs[0], feeds)
@@ -621,7 +677,7 @@ class PythonSession:
         run: Any,
         names: list[str],
         ort_feeds: dict[str, Any],
-        targets: dict[str, np.ndarray] | None,
+        targets: dict[str, Any] | None,
         given: dict[str, Any],
         run_options: Any = None,
     ) -> dict[str, Any]:
@@ -633,8 +689,10 @@ class PythonSession:
                     spec = self._out_by_name[name]
                     if spec.kind != "tensor" or spec.dtype_name == "str":
                         raise self._fail(InvalidInputError, msg.out_kind(name, spec.describe()))
-                    self._check_tensor(spec, arr, "out array for output")
+                    self._check_tensor(spec, _target_memory(arr), "out array for output")
         # 8: run.
+        if self._on_device(ort_feeds, targets):
+            return self._run_bound(names, ort_feeds, targets, given, run_options)
         results = self._ort_run(run, names, ort_feeds, given, run_options)
         if targets:
             return self._deliver(names, results, targets, given)
@@ -691,10 +749,11 @@ class PythonSession:
             names.append(name)
         return names
 
-    def _out_targets(self, out: Any, names: list[str]) -> dict[str, np.ndarray]:
+    def _out_targets(self, out: Any, names: list[str]) -> dict[str, Any]:
+        """{output name: a NumPy array, or a _dlpack.Read of a DLPack target}."""
         if type(out) is not dict:
             raise msg.out_not_dict(self._label, type(out).__name__)
-        targets: dict[str, np.ndarray] = {}
+        targets: dict[str, Any] = {}
         for name, arr in out.items():
             if type(name) is not str:
                 raise msg.name_not_str(self._label, "output", type(name).__name__)
@@ -705,6 +764,21 @@ class PythonSession:
                 )
             if name not in names:
                 raise self._fail(InvalidInputError, msg.out_not_requested(name))
+            if not isinstance(arr, np.ndarray) and _dlpack.offers_dlpack(arr):
+                role = "out array for output"
+                r = _dlpack.read(arr, self._label, role, name, self._dlpack_stream)
+                if r.name is None:
+                    raise self._fail(
+                        InvalidTypeError, msg.dtype_mismatch(role, name, spec.dtype_name, r.given)
+                    )
+                if not (r.contiguous and r.writeable and r.aligned):
+                    raise self._fail(
+                        InvalidInputError,
+                        msg.out_layout(name, r.contiguous, r.aligned, r.writeable),
+                    )
+                r.source = arr  # what run returns: the caller's own object
+                targets[name] = r
+                continue
             if not isinstance(arr, np.ndarray):
                 raise msg.out_not_array(self._label, name, type(arr).__name__)
             if _given_dtype(arr, spec.dtype_name) is None:
@@ -727,7 +801,7 @@ class PythonSession:
         self,
         names: list[str],
         results: list[Any],
-        targets: dict[str, np.ndarray],
+        targets: dict[str, Any],
         given: dict[str, Any],
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -736,13 +810,81 @@ class PythonSession:
             if arr is None:
                 out[name] = value
                 continue
+            source = arr
+            if isinstance(arr, _dlpack.Read):  # a DLPack target in host memory
+                source, arr = arr.source, _target_memory(arr)
             if arr.shape != value.shape:
                 # The native backend gets this from ORT when it writes into the array.
                 raise self._fail(
                     InvalidInputError, msg.out_shape_produced(name, arr.shape, value.shape)
                 )
             np.copyto(arr, value, casting="no")
-            out[name] = arr
+            out[name] = source
+        return out
+
+    # -- device memory (the core's run_bound) ---------------------------------------
+    def _on_device(self, ort_feeds: dict[str, Any], targets: dict[str, Any] | None) -> bool:
+        return (
+            self._output_device[0] != _dlpack.CPU
+            or any(isinstance(v, _dlpack.DeviceFeed) for v in ort_feeds.values())
+            or any(
+                isinstance(t, _dlpack.Read) and t.feed is not None for t in (targets or {}).values()
+            )
+        )
+
+    def _run_bound(
+        self,
+        names: list[str],
+        ort_feeds: dict[str, Any],
+        targets: dict[str, Any] | None,
+        given: dict[str, Any],
+        options: RunOptions | None,
+    ) -> dict[str, Any]:
+        """A run involving device memory, through onnxruntime's IOBinding: device feeds and
+        out= targets bound where they are (no copy), other outputs bound to the session's
+        output device. Without a stream of the session's that producers ordered their work
+        before, the device is synchronised first (ORT's CUDA provider does that in
+        synchronize_inputs). Not verified on a GPU (see the README)."""
+        sess = self._sess
+        if sess is None or self._run is None:
+            raise self._fail(SessionClosedError, msg.session_closed())
+        io = sess.io_binding()
+        sync = False
+        for name, v in ort_feeds.items():
+            if isinstance(v, _dlpack.DeviceFeed):
+                io.bind_input(name, "cuda", v.device[1], v.dtype, list(v.shape), v.data_ptr)
+                sync = sync or self._user_stream is None
+            else:
+                io.bind_cpu_input(name, v)
+        kind = "cuda" if self._output_device[0] == _dlpack.CUDA else "cpu"
+        for name in names:
+            t = (targets or {}).get(name)
+            if t is None:
+                io.bind_output(name, kind, self._output_device[1])
+                continue
+            m = _target_memory(t)
+            if isinstance(m, _dlpack.DeviceFeed):
+                io.bind_output(name, "cuda", m.device[1], m.dtype, list(m.shape), m.data_ptr)
+            else:
+                io.bind_output(name, "cpu", 0, m.dtype, list(m.shape), m.ctypes.data)
+        def run_bound(_names: Any, _feeds: Any, ort_options: Any) -> Any:
+            if sync:
+                io.synchronize_inputs()
+            sess.run_with_iobinding(io, ort_options)
+            io.synchronize_outputs()
+            return io.get_outputs()
+
+        values = self._ort_run(run_bound, names, None, given, options)
+        out: dict[str, Any] = {}
+        for name, value in zip(names, values, strict=True):
+            t = (targets or {}).get(name)
+            if t is not None:
+                out[name] = t.source if isinstance(t, _dlpack.Read) else t
+            elif kind == "cuda":
+                dtype = self._out_by_name[name].dtype
+                out[name] = _dlpack.DeviceTensor(value, dtype, self._output_device)  # type: ignore[arg-type]
+            else:
+                out[name] = value.numpy()
         return out
 
     def _run_error(self, exc: Exception, given: dict[str, Any]) -> Exception:
@@ -837,6 +979,13 @@ def _apply_options(so: Any, opts: SessionOptions) -> list[Any]:
             [memoryview(b).nbytes for b in opts.external_data.values()],
         )
     return keep
+
+
+def _target_memory(target: Any) -> Any:
+    """The memory an out= target names: its array, or a DLPack target's array or feed."""
+    if isinstance(target, _dlpack.Read):
+        return target.array if target.array is not None else target.feed
+    return target
 
 
 def _for_ort(arr: np.ndarray, spec: Spec) -> np.ndarray:

@@ -263,7 +263,9 @@ class PythonScheduler:
                 break
         p.rows = -1
         if m.batching:
-            p.rows = p.size if p.size > 0 else -1
+            # Outputs kept on a device are never split on the host: such requests run alone
+            # (device feeds too: they are no NumPy arrays), as in the core.
+            p.rows = p.size if p.size > 0 and m.session.outputs_on_host else -1
             for input_name in m.inputs:
                 v = ort_feeds.get(input_name)
                 if not isinstance(v, np.ndarray) or v.ndim == 0 or v.shape[0] != p.rows:

@@ -266,6 +266,56 @@ def out_shape_produced(name: str, given: Sequence[int], produced: Sequence[int])
     )
 
 
+#: DLPack's device type names (DLDeviceType), by code.
+_DEVICE_NAMES = {
+    1: "cpu",
+    2: "cuda",
+    3: "cuda_host",
+    4: "opencl",
+    7: "vulkan",
+    8: "metal",
+    9: "vpi",
+    10: "rocm",
+    11: "rocm_host",
+    12: "ext_dev",
+    13: "cuda_managed",
+    14: "oneapi",
+    15: "webgpu",
+    16: "hexagon",
+    17: "maia",
+    18: "trn",
+}
+
+
+def device_name(device_type: int, device_id: int) -> str:
+    """A device as "cuda:0", "rocm:1" (DLPack's names)."""
+    name = _DEVICE_NAMES.get(device_type, f"device type {device_type}")
+    return f"{name}:{device_id}"
+
+
+def device_needs_cuda(role: str, name: str, device: str) -> str:
+    return (
+        f"{role} '{name}' is in CUDA memory ({device}), but this session does not run on "
+        "CUDA: copy it to the CPU first (.cpu() in PyTorch), or create the session with "
+        "providers=['CUDAExecutionProvider', ...]"
+    )
+
+
+def device_unsupported(role: str, name: str, device: str) -> str:
+    return (
+        f"{role} '{name}' is in {device} memory, which ortnative cannot hand to ONNX Runtime "
+        "(it takes host memory, and CUDA memory on a session that runs on CUDA): copy it to "
+        "the CPU first"
+    )
+
+
+def output_device_needs_cuda(device: str) -> str:
+    return (
+        f"output_device='{device}' needs a session that runs on CUDA: pass "
+        "providers=['CUDAExecutionProvider', ...]"
+    )
+
+
 #: What one input was fed, for run_failed: None (no value), a list (a sequence), or
 #: (dtype name, shape) of a tensor.
 Fed = list[Any] | tuple[str | None, Sequence[int]] | None
@@ -455,8 +505,71 @@ def run_options_type(got: str) -> Exception:
 
 def out_not_array(label: str, output: str, got: str) -> Exception:
     return InvalidTypeError(
-        f"{label}: out array for output '{output}' must be a numpy array, got {got}"
+        f"{label}: out array for output '{output}' must be a numpy array or a DLPack tensor "
+        f"(torch.Tensor, ...), got {got}"
     )
+
+
+def requires_grad(label: str, role: str, name: str, got: str) -> Exception:
+    """A torch tensor that requires grad, fed or given as an out= target (ROLE: "input",
+    "out array for output"). Never detached silently: the caller decides."""
+    return InvalidInputError(
+        f"{label}: {role} '{name}' is a {got} that requires grad: pass tensor.detach() "
+        "instead (ONNX Runtime computes no gradients, and ortnative never detaches silently)"
+    )
+
+
+def dlpack_failed(label: str, role: str, name: str, got: str, why: str) -> Exception:
+    """OBJ.__dlpack__() raised, or returned what ortnative cannot read (WHY says which)."""
+    return InvalidInputError(f"{label}: {role} '{name}': {got}.__dlpack__() failed: {why}")
+
+
+def device_copy_impossible(label: str, role: str, name: str, device: str, lacks: str) -> Exception:
+    """A device tensor that would need a copy (LACKS: "C-contiguous", "aligned")."""
+    return InvalidInputError(
+        f"{label}: {role} '{name}' is a {device} tensor that is not {lacks}: ortnative "
+        "copies host memory only; pass a contiguous tensor (.contiguous() in PyTorch)"
+    )
+
+
+def dlpack_export_refused(why: str) -> Exception:
+    """A consumer asked DeviceTensor.__dlpack__ for what it cannot give (DLPack says:
+    BufferError)."""
+    return BufferError(f"ortnative.DeviceTensor cannot be exported as asked: {why}")
+
+
+#: DLPack's DLDataTypeCode names, by code (the bit width follows the first five).
+_DLPACK_CODES = {
+    0: "int",
+    1: "uint",
+    2: "float",
+    3: "handle",
+    4: "bfloat",
+    5: "complex",
+    6: "bool",
+    7: "float8_e3m4",
+    8: "float8_e4m3",
+    9: "float8_e4m3b11fnuz",
+    10: "float8_e4m3fn",
+    11: "float8_e4m3fnuz",
+    12: "float8_e5m2",
+    13: "float8_e5m2fnuz",
+    14: "float8_e8m0fnu",
+    15: "float6_e2m3fn",
+    16: "float6_e3m2fn",
+    17: "float4_e2m1fn",
+}
+
+
+def dlpack_dtype(code: int, bits: int, lanes: int) -> str:
+    """How a DLPack element type ortnative has no dtype for is named in place of a dtype:
+    "float8_e4m3fn", "int4", "float32x4" (lanes), "DLPack type code 99 (8 bits)"."""
+    name = _DLPACK_CODES.get(code)
+    if name is None:
+        return f"DLPack type code {code} ({bits} bits)"
+    if code <= 5 or (code == 6 and bits != 8):
+        name = f"{name}{bits}"
+    return name if lanes == 1 else f"{name}x{lanes}"
 
 
 def images_container(got: str) -> Exception:

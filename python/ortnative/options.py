@@ -168,6 +168,10 @@ class SessionOptions(_Record):
       default; else 0 verbose .. 4 fatal), ``log_verbosity_level`` (0), ``logid`` (""):
       ONNX Runtime's log of this session, on stderr.
     - ``use_deterministic_compute`` (False): deterministic kernels where ORT has them.
+    - ``output_device``: where the outputs ONNX Runtime allocates go: ``"cpu"`` (default:
+      NumPy arrays) or ``"cuda"`` / ``"cuda:N"`` (device memory, returned as
+      DeviceTensor objects that ``torch.from_dlpack`` and the like take without a copy;
+      needs ``providers=["CUDAExecutionProvider", ...]``).
 
     After construction ``providers`` is a tuple of ``(name, ((key, value), ...))``,
     ``config`` a dict of str, ``optimized_model_filepath`` a str (``""``: none), the
@@ -201,9 +205,11 @@ class SessionOptions(_Record):
     log_verbosity_level: int = 0
     logid: str = ""
     use_deterministic_compute: bool = False
+    output_device: str = "cpu"
 
     def __post_init__(self) -> None:
         self._set("providers", _providers(self.providers))
+        self._set("output_device", _output_device(self.output_device))
         for label in ("intra_op_threads", "inter_op_threads"):
             value = getattr(self, label)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -254,6 +260,11 @@ class SessionOptions(_Record):
         check_int("log_verbosity_level", self.log_verbosity_level, 0)
         if not isinstance(self.logid, str):
             raise InvalidArgumentError(f"logid must be a str, got {self.logid!r}")
+
+    @property
+    def output_device_spec(self) -> tuple[int, int]:
+        """``output_device`` as DLPack's ``(device type, id)``: ``(1, 0)`` CPU, ``(2, N)`` CUDA."""
+        return output_device_spec(self.output_device)
 
     @property
     def provider_list(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
@@ -368,6 +379,26 @@ def _external_data(value: Any) -> dict[str, Any]:
             )
         out[name] = data  # kept as given (bytes, bytearray and arrays pickle)
     return out
+
+
+def _output_device(value: Any) -> str:
+    """The normalised output device: "cpu", or "cuda:N" (from "cuda" or "cuda:N")."""
+    if value == "cpu":
+        return "cpu"
+    if isinstance(value, str) and value.startswith("cuda"):
+        rest = value[4:]
+        if rest == "":
+            return "cuda:0"
+        if rest.startswith(":") and rest[1:].isdigit() and rest[1:].isascii():
+            return f"cuda:{int(rest[1:])}"
+    raise InvalidArgumentError(f"output_device must be 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+
+
+def output_device_spec(device: str) -> tuple[int, int]:
+    """A normalised output_device as DLPack's (device type, id): (1, 0) for the CPU."""
+    if device == "cpu":
+        return (1, 0)
+    return (2, int(device.split(":")[1]))
 
 
 def _providers(providers: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:

@@ -141,24 +141,30 @@ class Session:
         ``feeds``: ``{input name: array}``, a list of arrays in input order, or one
         array for a single-input model. Arrays must have the input's dtype exactly
         (:class:`TypeError` otherwise: nothing is cast). On the native backend a
-        C-contiguous array is read in place; any other array costs one copy.
+        C-contiguous array is read in place; any other array costs one copy. Any
+        tensor with ``__dlpack__`` (torch, JAX, CuPy) is taken too, by the same rules;
+        one that requires grad is an :class:`InvalidInputError` (pass
+        ``tensor.detach()``); CUDA tensors need a session on ``CUDAExecutionProvider``.
 
         ``outputs``: names of the outputs to compute (default: all).
 
-        ``out``: ``{output name: array}`` to write outputs into. Each must have the
-        output's dtype and shape and be C-contiguous and writeable; the same array
-        objects are returned. On the native backend ORT writes into them directly.
+        ``out``: ``{output name: array}`` to write outputs into (NumPy arrays or DLPack
+        tensors such as torch's). Each must have the output's dtype and shape and be
+        C-contiguous and writeable; the same objects are returned. On the native
+        backend ORT writes into them directly.
 
         ``run_options``: an :class:`ortnative.RunOptions` (a tag and log levels for
         ORT's log, run config entries, and ``terminate()`` from another thread).
 
         Outputs the native backend returns are arrays over ORT's memory (no copy),
-        kept alive by the array. Map outputs are dicts and sequences of maps lists of
-        dicts (int or str keys, float values: what onnxruntime returns for scikit-learn's
-        ZipMap). Raises :class:`InvalidInputError` / :class:`InvalidTypeError` for bad
-        feeds, :class:`SessionClosedError` after :meth:`close`,
-        :class:`RunTerminatedError` when its ``run_options`` were terminated,
-        :class:`OrtError` when ORT fails.
+        kept alive by the array; ``torch.from_dlpack`` / ``numpy.from_dlpack`` share
+        them without a copy. With ``output_device="cuda"`` they are DeviceTensor
+        objects in GPU memory, for ``torch.from_dlpack``. Map outputs are dicts and
+        sequences of maps lists of dicts (int or str keys, float values: what onnxruntime
+        returns for scikit-learn's ZipMap). Raises :class:`InvalidInputError` /
+        :class:`InvalidTypeError` for bad feeds, :class:`SessionClosedError` after
+        :meth:`close`, :class:`RunTerminatedError` when its ``run_options`` were
+        terminated, :class:`OrtError` when ORT fails.
 
         (A property whose value is the backend's own run, so a call costs no Python
         frame; a subclass may define ``run`` as a method and call ``super().run(...)``,
@@ -171,7 +177,7 @@ class Session:
         feeds: Feeds,
         outputs: Sequence[str] | None = None,
         *,
-        out: Mapping[str, np.ndarray] | None = None,
+        out: Mapping[str, Any] | None = None,
         run_options: RunOptions | None = None,
     ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
         """Like :meth:`run`, on a shared thread pool; returns a Future.
@@ -189,7 +195,7 @@ class Session:
         feeds: Feeds,
         outputs: Sequence[str] | None = None,
         *,
-        out: Mapping[str, np.ndarray] | None = None,
+        out: Mapping[str, Any] | None = None,
         run_options: RunOptions | None = None,
     ) -> dict[str, np.ndarray]:
         """``await session.arun(feeds)``: :meth:`run` without blocking the event loop.

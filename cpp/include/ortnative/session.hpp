@@ -117,6 +117,10 @@ struct SessionOptions {
   // Held by the session until it is destroyed (after the ORT session is released): put
   // whatever owns the memory of `initializers` here and the session keeps it alive.
   std::shared_ptr<const void> keep_alive;
+  // Where the outputs ORT allocates go: host memory (the default), or a CUDA device's
+  // (Device::kCuda; needs a CUDA provider, InvalidArgumentError otherwise). Outputs a
+  // caller gives buffers for go to those buffers, wherever they are.
+  Device output_device{};
 };
 
 // What a model input or output is.
@@ -313,6 +317,23 @@ class Session {
   // Throws an error of CODE whose message is prefixed with "model '<name>': ", so
   // callers' own checks word their errors like the core's.
   [[noreturn]] void fail(ErrorCode code, const std::string& what) const;
+
+  // Devices. A session runs on CUDA when its providers include CUDAExecutionProvider or
+  // TensorrtExecutionProvider; then run() takes tensors in CUDA memory of that device (and
+  // out= buffers there), binding them as device values (OrtMemoryInfo "Cuda") without a
+  // copy. A session that does not refuses them with InvalidInputError.
+  bool runs_on_cuda() const noexcept;
+  // The CUDA stream the session computes on, when its provider options name one
+  // ("user_compute_stream", the stream handle as an integer). A producer of device
+  // tensors must order its work before this stream (DLPack's __dlpack__(stream=...)).
+  std::optional<uint64_t> cuda_stream() const noexcept;
+  // The stream number a DLPack consumer passes to a producer's __dlpack__(stream=...) for
+  // a tensor on DEVICE: none for host memory; for CUDA memory the session's stream, or
+  // else 1 (CUDA's legacy default stream, DLPack's conservative choice; run() then
+  // synchronises the device before ORT reads the tensor, as ORT's own stream is not
+  // ordered after it).
+  std::optional<int64_t> dlpack_stream(const Device& device) const noexcept;
+  const Device& output_device() const noexcept;
 
   // Marks the session closed, waits for runs in flight, releases the ORT session.
   // Idempotent. Later run() calls throw SessionClosedError.

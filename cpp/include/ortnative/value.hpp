@@ -24,6 +24,23 @@ struct OrtValue;  // ORT's opaque value type (onnxruntime_c_api.h); no ORT heade
 
 namespace ortnative {
 
+// Where a tensor's memory is. The device types are DLPack's DLDeviceType codes
+// (kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3, kDLCUDAManaged = 13, ...), so a binding hands
+// a DLPack tensor's device through unchanged; the core itself includes no DLPack header.
+struct Device {
+  static constexpr int32_t kCpu = 1;
+  static constexpr int32_t kCuda = 2;
+  static constexpr int32_t kCudaHost = 3;      // pinned host memory: the CPU reads it
+  static constexpr int32_t kCudaManaged = 13;  // unified memory: the CPU reads it too
+  int32_t type = kCpu;
+  int32_t id = 0;
+
+  // Memory the CPU reads and writes in place (ORT gets it as CPU memory).
+  bool host() const noexcept { return type == kCpu || type == kCudaHost || type == kCudaManaged; }
+  bool cuda() const noexcept { return type == kCuda; }
+  bool operator==(const Device&) const noexcept = default;
+};
+
 // A dense, C-order tensor in caller memory.
 struct TensorView {
   DType dtype = DType::kUndefined;
@@ -32,6 +49,9 @@ struct TensorView {
   // Numeric types: the element buffer (C order, no padding). kString: an array of
   // element_count() std::string_view, copied into ORT's string tensor.
   void* data = nullptr;
+  // Where DATA is: host memory (the default), or a CUDA device's (numeric types only; a
+  // session takes it when it runs on CUDA, see Session::run).
+  Device device{};
 
   std::size_t element_count() const noexcept;
   // element_count() * dtype_itemsize(dtype); 0 for strings.
@@ -93,6 +113,10 @@ class Value {
   // Numeric tensors: the element buffer, owned by this Value. Null for strings, none,
   // sequences and empty tensors.
   void* data() const noexcept { return data_; }
+  // Where data() is: host memory, unless the value was made on a device (an output a
+  // session kept on its CUDA device, SessionOptions::output_device).
+  const Device& device() const noexcept { return device_; }
+  void set_device(const Device& d) noexcept { device_ = d; }
 
   // kString tensors: copies the elements out (OrtApi::GetStringTensorContent).
   std::vector<std::string> strings() const;
@@ -121,6 +145,7 @@ class Value {
 
   OrtValue* value_ = nullptr;
   void* data_ = nullptr;
+  Device device_{};
   Kind kind_ = Kind::kNone;
   DType dtype_ = DType::kUndefined;
   std::size_t rank_ = 0;

@@ -14,7 +14,7 @@ import numpy as np
 from onnxruntime.capi import onnxruntime_inference_collection as _orticc
 from onnxruntime.capi import onnxruntime_pybind11_state as _C
 
-from .. import _backend
+from .. import _backend, _dlpack
 from .. import _messages as msg
 from .. import errors as _ortn
 from ..session import Session
@@ -578,6 +578,10 @@ class InferenceSession(metaclass=_SessionMeta):
                 return {}, f"a map for input '{name}'"
             elif type(value).__name__ == "OrtValue":
                 return {}, f"an OrtValue for input '{name}'"
+            elif _dlpack.offers_dlpack(value):
+                # torch, JAX, CuPy tensors: ortnative.Session reads them through DLPack
+                # (in place when contiguous and of the input's dtype).
+                feeds[name] = value
             else:
                 raise _errors.make(
                     _ortn.InvalidTypeError,
