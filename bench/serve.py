@@ -49,11 +49,20 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from common import RESULTS, Row, Stats, fmt_us, machine
+from common import (
+    Row,
+    Stats,
+    fmt_us,
+    header_lines,
+    machine,
+    result_path,
+    row_dict,
+    write_json,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORES = os.cpu_count() or 1
@@ -330,84 +339,75 @@ def summarize(rows: list[Row]) -> list[str]:
     return notes
 
 
-def plot(rows: list[Row], out_dir: str) -> list[str]:
-    import matplotlib
+def plot(rows: list[Row]) -> Callable[[str], None]:
+    """Draws serve.png (or serve.quick.png): per model, throughput and p99 latency against
+    the number of clients, one line per server."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def draw(path: str) -> None:
+        import matplotlib
 
-    paths = []
-    for case in CONFIG:
-        mine = [r for r in rows if r.case.startswith(f"{case},")]
-        if not mine:
-            continue
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-        for variant in VARIANTS:
-            pts = sorted(
-                (r.extra["clients"], r.extra["throughput_rps"], r.stats.p99_us / 1000)
-                for r in mine
-                if r.variant == variant and r.stats
-            )
-            if not pts:
-                continue
-            n, rps, p99 = zip(*pts, strict=True)
-            style = "-o" if variant.startswith("ortnative") else "--s"
-            ax1.plot(n, rps, style, label=variant)
-            ax2.plot(n, p99, style, label=variant)
-        for ax, title in ((ax1, "throughput (requests/s)"), (ax2, "p99 latency (ms)")):
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(list(CONCURRENCY), [str(c) for c in CONCURRENCY])
-            ax.set_xlabel("concurrent clients")
-            ax.set_title(f"{case}: {title}")
-            ax.grid(True, alpha=0.3)
-        ax2.set_yscale("log")
-        ax1.legend(fontsize=8)
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        cases = [c for c in CONFIG if any(r.case.startswith(f"{c},") for r in rows)]
+        if not cases:
+            return
+        fig, axes = plt.subplots(len(cases), 2, figsize=(11, 4.2 * len(cases)), squeeze=False)
+        for (ax1, ax2), case in zip(axes, cases, strict=True):
+            mine = [r for r in rows if r.case.startswith(f"{case},")]
+            for variant in VARIANTS:
+                pts = sorted(
+                    (r.extra["clients"], r.extra["throughput_rps"], r.stats.p99_us / 1000)
+                    for r in mine
+                    if r.variant == variant and r.stats
+                )
+                if not pts:
+                    continue
+                n, rps, p99 = zip(*pts, strict=True)
+                style = "-o" if variant.startswith("ortnative") else "--s"
+                ax1.plot(n, rps, style, label=variant)
+                ax2.plot(n, p99, style, label=variant)
+            for ax, title in ((ax1, "throughput (requests/s)"), (ax2, "p99 latency (ms)")):
+                ax.set_xscale("log", base=2)
+                ax.set_xticks(list(CONCURRENCY), [str(c) for c in CONCURRENCY])
+                ax.set_xlabel("concurrent clients")
+                ax.set_title(f"{case}: {title}")
+                ax.grid(True, alpha=0.3)
+            ax2.set_yscale("log")
+            ax1.legend(fontsize=8)
         fig.tight_layout()
-        path = os.path.join(out_dir, f"serve_{case.lower()}.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
-        paths.append(path)
-    return paths
+
+    return draw
 
 
 def write(
-    rows: list[Row], notes: list[str], method: str, cmd: str, out_dir: str
-) -> tuple[str, str]:
-    os.makedirs(out_dir, exist_ok=True)
+    rows: list[Row],
+    notes: list[str],
+    method: str,
+    cmd: str,
+    *,
+    quick: bool = False,
+    results: str | None = None,
+) -> list[str]:
+    """serve.json, .md and .png (``.quick.*`` when QUICK) in RESULTS."""
+    m = machine()
     data = {
         "suite": "serve",
-        "machine": machine(),
+        "quick": quick,
+        "machine": m,
         "method": method,
         "baseline": FASTAPI,
         "notes": notes,
         "meta": {"command": cmd, "config": CONFIG},
-        "rows": [
-            {
-                "case": r.case,
-                "variant": r.variant,
-                "stats": asdict(r.stats) if r.stats else None,
-                "note": r.note,
-                "extra": r.extra,
-            }
-            for r in rows
-        ],
+        "rows": [row_dict(r) for r in rows],
     }
-    jpath = os.path.join(out_dir, "serve.json")
-    with open(jpath, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    m = data["machine"]
+    jpath = result_path("serve", "json", quick=quick, results=results)
+    write_json(jpath, data)
     base = {r.case: r.extra["throughput_rps"] for r in rows if r.variant == FASTAPI}
-    lines = [
-        "# serve benchmark",
-        "",
-        (
-            f"{m.get('cpu', m['processor'])}, {m['cpus']} CPUs; Python {m['python']}; "
-            f"onnxruntime {m['onnxruntime']}; {m['date']}. Generated by `{cmd}`."
-        ),
-        "",
-        method,
-        "",
+    lines = header_lines("serve", m, cmd, method, quick)
+    lines += [
         "| case | server | throughput | vs FastAPI | median | p99 | p25-p75 |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
@@ -422,11 +422,13 @@ def write(
             f"{fmt_us(s.p99_us)} | {fmt_us(s.p25_us)} - {fmt_us(s.p75_us)} |"
         )
     lines += ["", *[f"- {n}" for n in notes]]
-    lines += ["", "![MLP](serve_mlp.png)", "", "![CNN](serve_cnn.png)"]
-    mpath = os.path.join(out_dir, "serve.md")
+    ppath = result_path("serve", "png", quick=quick, results=results)
+    lines += ["", f"![serve]({os.path.basename(ppath)})"]
+    mpath = result_path("serve", "md", quick=quick, results=results)
     with open(mpath, "w") as f:
         f.write("\n".join(lines) + "\n")
-    return jpath, mpath
+    plot(rows)(ppath)
+    return [jpath, mpath, ppath]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -434,8 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a fifth of the time, one round, results in bench/results/quick/ (never the "
-        "committed tables)",
+        help="a fifth of the time, one round, results in bench/results/serve.quick.* (never "
+        "the committed tables)",
     )
     p.add_argument("--cases", nargs="*", choices=list(CONFIG), help="only these models")
     p.add_argument("--clients", nargs="*", type=int, help=f"only these of {CONCURRENCY}")
@@ -450,7 +452,6 @@ def main(argv: list[str] | None = None) -> int:
     scale, rounds = (0.2, 1) if args.quick else (1.0, ROUNDS)
     clients = args.clients or list(CONCURRENCY)
     cases = args.cases or list(CONFIG)
-    out_dir = os.path.join(RESULTS, "quick") if args.quick else RESULTS
     progress = Progress(len(cases) * len(variants) * len(clients) * rounds)
     tmp = tempfile.mkdtemp(prefix="ortnative-bench-serve-")
     rows: list[Row] = []
@@ -475,11 +476,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench/serve.py."
     )
     cmd = "python bench/run.py serve" + (" --quick" if args.quick else "")
-    j, m = write(rows, notes, method, cmd, out_dir)
-    pngs = plot(rows, out_dir)
-    with open(m) as f:
+    paths = write(rows, notes, method, cmd, quick=args.quick)
+    with open(paths[1]) as f:
         print(f.read())
-    print(f"wrote {j}, {m} and {', '.join(pngs)}")
+    print("wrote " + ", ".join(paths))
     return 0
 
 

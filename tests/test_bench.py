@@ -17,7 +17,7 @@ from conftest import git, require_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-SUITES = ("session", "preprocess", "scheduler", "compat", "interop")
+SUITES = ("session", "preprocess", "scheduler", "compat", "serve", "interop")
 EXTS = ("json", "md", "png")
 
 
@@ -67,6 +67,11 @@ def canned_rows(suite: str, mod: Any, common: Any) -> list[Any]:
         return [
             common.Row("y=x+1 [1,4]", "onnxruntime run", slower, threads="1", output="new"),
             common.Row("y=x+1 [1,4]", "compat InferenceSession.run", stats, threads="1"),
+        ]
+    if suite == "serve":
+        return [
+            common.Row("MLP, 64 clients", name, st, extra={"clients": 64, "throughput_rps": rps})
+            for name, st, rps in ((mod.FASTAPI, slower, 100.0), (mod.ORTN_BATCH, stats, 300.0))
         ]
     if suite == "interop":
         return [
@@ -123,7 +128,7 @@ def test_a_quick_run_never_overwrites_the_committed_tables(
         with open(path, "wb") as f:
             f.write(b"png")
 
-    monkeypatch.setattr(mod, "plot_ratios", fake_plot)
+    monkeypatch.setattr(mod, "plot_ratios", fake_plot, raising=suite != "serve")
     rows = canned_rows(suite, mod, common)
     argv = ["--quick"]
     if suite == "session":
@@ -136,6 +141,11 @@ def test_a_quick_run_never_overwrites_the_committed_tables(
         monkeypatch.setattr(mod, "build", lambda: (None, b"", None))
         monkeypatch.setattr(mod, "bench_case", lambda *a: rows)
         argv += ["--cases", "b1"]
+    elif suite == "serve":
+        monkeypatch.setattr(mod, "_has", lambda module: True)
+        monkeypatch.setattr(mod, "bench_case", lambda *a: rows)
+        monkeypatch.setattr(mod, "plot", lambda rows: lambda path: fake_plot(path, quick=True))
+        argv += ["--cases", "MLP", "--clients", "64", "--variants", mod.FASTAPI, mod.ORTN_BATCH]
     elif suite == "compat":
         monkeypatch.setattr(mod, "CASES", {"y=x+1 [1,4]": (lambda: b"", dict, 1)})
         monkeypatch.setattr(mod, "bench_case", lambda *a: rows)
