@@ -97,7 +97,7 @@ def test_schema(tmp_path, ext):
     assert (mlp.priority_levels, mlp.default_priority, mlp.warmup) == (3, 2, True)
     assert mlp.session == {"intra_op_threads": 1, "graph_optimization": "basic"}
     kw = mlp.scheduler_kwargs()
-    assert kw["max_queue_delay_us"] == 500
+    assert kw["max_queue_delay_ms"] == 0.5
     assert kw["graph_optimization"] == "basic"
 
 
