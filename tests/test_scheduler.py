@@ -42,6 +42,21 @@ def cnn() -> bytes:
     return models.small_cnn(classes=10, size=32)
 
 
+class _ToldFuture(ortn.scheduler._Future):
+    """A submit() future that asks to be told before it is submitted (held()): when the
+    bindings attach the request's native state, its completion is to settle it on the
+    scheduler's thread, which then runs the done-callback there."""
+
+    @property
+    def _native(self) -> Any:
+        return self.__dict__.get("_native_state")
+
+    @_native.setter
+    def _native(self, state: Any) -> None:
+        self.__dict__["_native_state"] = state
+        state.want_notify(self)
+
+
 @contextlib.contextmanager
 def held(sched: ortn.Scheduler, name: str, feeds: Any) -> Iterator[concurrent.futures.Future]:
     """Runs one request for NAME whose completion holds the worker that completed it
@@ -49,7 +64,7 @@ def held(sched: ortn.Scheduler, name: str, feeds: Any) -> Iterator[concurrent.fu
     in the block queue up. (The future gets its callback before it is submitted, so the
     hold can't miss; hence the private _impl.submit.)"""
     entered, go = threading.Event(), threading.Event()
-    fut: concurrent.futures.Future = ortn.scheduler._Future()
+    fut = _ToldFuture()
 
     def hold(_f: Any) -> None:
         entered.set()

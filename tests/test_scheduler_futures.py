@@ -41,6 +41,27 @@ def test_result_exception_done(sched):
     assert "finished" in repr(fut)
 
 
+def test_result_first_then_the_rest_of_the_future_api(sched):
+    # result() alone is the common call, kept short on the native backend (the outputs
+    # come straight from the native outcome); everything asked afterwards agrees with it.
+    futs = [sched.submit("m", {"x": X}) for _ in range(5)]
+    outs = [f.result(timeout=30) for f in futs]
+    for f, out in zip(futs, outs, strict=True):
+        assert f.result() is out
+        assert f.exception() is None
+    first, second, third, fourth, fifth = futs
+    assert concurrent.futures.wait([first], timeout=0).done == {first}
+    assert list(concurrent.futures.as_completed([second], timeout=5)) == [second]
+    ran_on: list[int] = []
+    third.add_done_callback(lambda f: ran_on.append(threading.get_ident()))
+    assert ran_on == [threading.get_ident()]  # done: the callback runs at once, here
+    assert fourth.done()
+    assert not fourth.cancel()  # ended: can't be cancelled
+    assert not fourth.cancelled()
+    assert not fifth.running()
+    assert "finished" in repr(fifth)
+
+
 def test_result_timeout_then_result(sched):
     big = np.ones((512, 1024), np.float32)
     first = sched.submit("slow", {"x": big})

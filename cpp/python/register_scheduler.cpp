@@ -241,40 +241,51 @@ class FutureState {
   // Any thread, GIL or not: stores RESP and wakes waiters. Returns the future to settle
   // (a strong reference the caller now owns) if Python asked to be notified, else null.
   PyObject* complete(Response&& resp) {
-    std::lock_guard<std::mutex> g(mu_);
-    resp_ = std::move(resp);
-    done_ = true;
-    cv_.notify_all();
-    return std::exchange(notify_, nullptr);
+    PyObject* notify = nullptr;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      resp_ = std::move(resp);
+      done_.store(true, std::memory_order_release);
+      notify = std::exchange(notify_, nullptr);
+      if (timed_waiters_ > 0) cv_.notify_all();
+    }
+    done_.notify_all();  // no system call unless someone sleeps in wait()
+    return notify;
   }
 
   // GIL held: from now on a completion settles FUTURE (kept alive until then). Returns
   // whether it is done already (the caller settles it then).
   bool want_notify(py::handle future) {
     std::lock_guard<std::mutex> g(mu_);
-    if (done_) return true;
+    if (done()) return true;
     if (notify_ == nullptr) notify_ = py::reinterpret_borrow<py::object>(future).release().ptr();
     return false;
   }
 
-  bool done() {
-    std::lock_guard<std::mutex> g(mu_);
-    return done_;
-  }
+  bool done() const { return done_.load(std::memory_order_acquire); }
 
   // GIL held: waits (GIL released) until done, at most TIMEOUT seconds (< 0: no limit).
-  // Returns whether it is done.
+  // Returns whether it is done. Without a limit the wait is std::atomic::wait, as the
+  // core's Scheduler::run waits: it spins and yields briefly before it sleeps, and the
+  // completion wakes a sleeper only (a request that takes tens of microseconds then
+  // costs its caller no futex sleep and its completer no wake-up call, which on a
+  // virtual machine each cost about as much as the MLP's whole run).
   bool wait(double timeout) {
     if (done()) return true;
-    ReleaseGil release;  // (taken back after the lock below is let go)
-    std::unique_lock<std::mutex> lk(mu_);
+    ReleaseGil release;
     if (timeout < 0) {
-      cv_.wait(lk, [this] { return done_; });
-    } else {
-      cv_.wait_for(lk, std::chrono::duration<double>(timeout), [this] { return done_; });
+      done_.wait(false, std::memory_order_acquire);
+      return true;
     }
-    return done_;
+    std::unique_lock<std::mutex> lk(mu_);
+    ++timed_waiters_;
+    cv_.wait_for(lk, std::chrono::duration<double>(timeout), [this] { return done(); });
+    --timed_waiters_;
+    return done();
   }
+
+  // GIL held: wait(TIMEOUT), then outcome(); None if the time ran out.
+  py::object wait_outcome(double timeout) { return wait(timeout) ? outcome() : py::none(); }
 
   // GIL held, once done: (outputs dict, None) or (None, exception); the same objects on
   // every call.
@@ -292,8 +303,9 @@ class FutureState {
  private:
   std::shared_ptr<const PyModel> model_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  std::condition_variable cv_;  // for waits with a time limit (timed_waiters_ of them)
+  int timed_waiters_ = 0;
+  std::atomic<bool> done_{false};
   Response resp_;
   PyObject* notify_ = nullptr;  // the future to settle on completion (strong)
   py::object outcome_;          // a (value, error) tuple once taken (made and freed with the GIL)
@@ -569,7 +581,8 @@ void register_scheduler(py::module_& m) {
       .def("done", &FutureState::done)
       .def("wait", &FutureState::wait, py::arg("timeout"))
       .def("want_notify", &FutureState::want_notify, py::arg("future"))
-      .def("outcome", &FutureState::outcome);
+      .def("outcome", &FutureState::outcome)
+      .def("wait_outcome", &FutureState::wait_outcome, py::arg("timeout"));
   py::class_<PyScheduler>(m, "Scheduler")
       .def(py::init([](int threads, py::object resolve_async) {
              return std::make_unique<PyScheduler>(threads, FutureApi{std::move(resolve_async)});

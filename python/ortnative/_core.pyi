@@ -120,6 +120,8 @@ class FutureState:
         """From now on a completion settles FUTURE (via future._settle()); True if done."""
     def outcome(self) -> tuple[Any, BaseException | None]:
         """(outputs dict, None) or (None, exception), once done."""
+    def wait_outcome(self, timeout: float) -> tuple[Any, BaseException | None] | None:
+        """wait(TIMEOUT), then outcome(); None if the time ran out."""
 
 class Scheduler:
     """The native scheduler (ortnative.Scheduler wraps it). submit()'s futures get a

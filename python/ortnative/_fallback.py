@@ -867,6 +867,7 @@ class PythonSession:
                 io.bind_output(name, "cuda", m.device[1], m.dtype, list(m.shape), m.data_ptr)
             else:
                 io.bind_output(name, "cpu", 0, m.dtype, list(m.shape), m.ctypes.data)
+
         def run_bound(_names: Any, _feeds: Any, ort_options: Any) -> Any:
             if sync:
                 io.synchronize_inputs()

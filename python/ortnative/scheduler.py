@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import re
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
@@ -99,25 +100,37 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     a dropped scheduler's threads alive.)
 
     On the native backend the scheduler's thread completes it without the GIL: the
-    outcome waits in ``_native`` (a ``_core.FutureState``) and becomes the Python-level
-    result when someone asks (``result()``, ``exception()``, ``done()``), on their thread,
-    with the GIL they hold. Once Python code asks to be told (a done-callback, a
+    outcome waits in ``_native`` (a ``_core.FutureState``), and ``result()`` waits for it
+    natively (GIL released) and returns it. The Python-level Future is settled when
+    something needs it (``done()``, ``exception()``, ``repr``), on that thread, with the
+    GIL it holds. Once Python code asks to be told (a done-callback, a
     ``concurrent.futures.wait``/``as_completed`` waiter), the scheduler's thread settles it
-    itself, with the GIL, as a plain Future would be."""
+    itself, with the GIL, as a plain Future would be. Its ``threading.Condition`` is made
+    on first use."""
 
     _scheduler: weakref.ref[SchedulerImpl[Any]] | None = None
     _request_id = 0
+    # The request's _core.FutureState (native backend), set by the bindings' submit
+    # before anyone else can see the future; None on the python backend.
+    _native: Any = None
 
-    @property
-    def _native(self) -> Any:
-        """The request's _core.FutureState (native backend; set by submit), else None."""
-        return self.__dict__.get("_native_state")
+    def __init__(self) -> None:
+        # concurrent.futures.Future.__init__'s fields, except the Condition and the lists
+        # of waiters and done-callbacks, made on first use (__getattr__, _waiters): a
+        # native future whose caller only calls result() needs none of them, and making
+        # them was a fifth of submit()'s Python cost, plus objects for the cyclic GC to
+        # walk while 64 requests are in flight.
+        d = self.__dict__
+        d["_state"] = _PENDING
+        d["_result"] = d["_exception"] = None
 
-    @_native.setter
-    def _native(self, state: Any) -> None:
-        self.__dict__["_native_state"] = state
-        if self.__dict__.get("_done_callbacks") or self.__dict__["_waiter_list"]:
-            state.want_notify(self)  # told before it was submitted
+    def __getattr__(self, name: str) -> Any:
+        # Made on first use, the same object for every thread (setdefault is atomic).
+        if name == "_condition":
+            return self.__dict__.setdefault("_condition", threading.Condition())
+        if name == "_done_callbacks":
+            return self.__dict__.setdefault("_done_callbacks", [])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- how a request's future ends (both backends; GIL held) --------------------------
     def _end(self, result: Any, error: BaseException | None) -> None:
@@ -154,7 +167,19 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
         return super().done()
 
     def result(self, timeout: float | None = None) -> dict[str, np.ndarray]:
-        return super().result(self._await_native(timeout))
+        native = self._native
+        if native is None or self._state != _PENDING:
+            return super().result(timeout)
+        # The common call, kept short (64 threads calling it contend for the GIL): wait
+        # natively and return the outputs. The Python-level state is settled when
+        # something needs it (done(), a waiter, a callback, exception()).
+        outcome = native.wait_outcome(-1.0 if timeout is None else max(0.0, timeout))
+        if outcome is None:
+            raise concurrent.futures.TimeoutError()
+        if outcome[1] is None:
+            return cast("dict[str, np.ndarray]", outcome[0])
+        self._settle()  # an error or a cancellation: concurrent.futures' own path
+        return super().result(0)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         return super().exception(self._await_native(timeout))
@@ -181,7 +206,7 @@ class _Future(concurrent.futures.Future["dict[str, np.ndarray]"]):
     # ``f._waiters.append(waiter)``: that is where a native future learns it must notify.
     @property
     def _waiters(self) -> Any:
-        return _Waiters(self, self.__dict__["_waiter_list"])
+        return _Waiters(self, self.__dict__.setdefault("_waiter_list", []))
 
     @_waiters.setter
     def _waiters(self, value: list[Any]) -> None:
@@ -243,6 +268,8 @@ def _split_model_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[st
 def _request_args(priority: Any, timeout_ms: Any) -> int:
     """Checks a request's priority and timeout; returns the timeout in microseconds (0:
     the model's)."""
+    if timeout_ms is None and priority == 0 and type(priority) is int:
+        return 0  # the common call
     check_priority(priority)
     return milliseconds_to_us("timeout_ms", timeout_ms)
 
