@@ -245,7 +245,7 @@ class FutureState {
     {
       std::lock_guard<std::mutex> g(mu_);
       resp_ = std::move(resp);
-      done_.store(true, std::memory_order_release);
+      done_.store(1, std::memory_order_release);
       notify = std::exchange(notify_, nullptr);
       if (timed_waiters_ > 0) cv_.notify_all();
     }
@@ -262,7 +262,7 @@ class FutureState {
     return false;
   }
 
-  bool done() const { return done_.load(std::memory_order_acquire); }
+  bool done() const { return done_.load(std::memory_order_acquire) != 0; }
 
   // GIL held: waits (GIL released) until done, at most TIMEOUT seconds (< 0: no limit).
   // Returns whether it is done. Without a limit the wait is std::atomic::wait, as the
@@ -274,7 +274,7 @@ class FutureState {
     if (done()) return true;
     ReleaseGil release;
     if (timeout < 0) {
-      done_.wait(false, std::memory_order_acquire);
+      done_.wait(0, std::memory_order_acquire);
       return true;
     }
     std::unique_lock<std::mutex> lk(mu_);
@@ -305,7 +305,9 @@ class FutureState {
   std::mutex mu_;
   std::condition_variable cv_;  // for waits with a time limit (timed_waiters_ of them)
   int timed_waiters_ = 0;
-  std::atomic<bool> done_{false};
+  // 0 or 1; an int, which futexes wait on directly (libstdc++ makes a std::atomic<bool>
+  // wait on a counter shared with other addresses: every completion would wake them all).
+  std::atomic<int> done_{0};
   Response resp_;
   PyObject* notify_ = nullptr;  // the future to settle on completion (strong)
   py::object outcome_;          // a (value, error) tuple once taken (made and freed with the GIL)

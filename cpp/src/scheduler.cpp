@@ -643,14 +643,16 @@ Response Scheduler::run(std::string_view name, Request request) {
   // briefly before it sleeps, and notify_one makes no system call when nobody sleeps; a
   // futex sleep and wake-up cost about as much as a small model's run.)
   struct Waiter {
-    std::atomic<bool> done{false};
+    // 0 or 1; an int, which futexes wait on directly (libstdc++ makes a std::atomic<bool>
+    // wait on a counter shared with other addresses: every completion would wake them all).
+    std::atomic<int> done{0};
     Response response;
   };
   auto w = std::make_shared<Waiter>();
   request.callback_in_context = false;
   std::unique_ptr<Pending> p = s.make_pending(m, std::move(request), [w](Response&& r) {
     w->response = std::move(r);
-    w->done.store(true, std::memory_order_release);
+    w->done.store(1, std::memory_order_release);
     w->done.notify_one();
   });
   Batch batch;
@@ -684,7 +686,7 @@ Response Scheduler::run(std::string_view name, Request request) {
     Response r = std::move(endings[0].response);
     return r;
   }
-  while (!w->done.load(std::memory_order_acquire)) w->done.wait(false);
+  while (w->done.load(std::memory_order_acquire) == 0) w->done.wait(0);
   return std::move(w->response);
 }
 
