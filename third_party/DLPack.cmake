@@ -15,7 +15,8 @@
 #      `pip download` (so through whatever index pip is configured with; nothing of
 #      the package is installed). One fixed wheel (platform and Python tag pinned, so
 #      every machine downloads the same file), checked by SHA-256, and the header in it
-#      checked by SHA-256 too.
+#      checked by SHA-256 too. pip is in pyproject.toml's build requirements because an
+#      isolated build environment (pip wheel, pip install ., python -m build) has none.
 #
 # Result: ORTNATIVE_DLPACK_INCLUDE_DIR (the directory holding dlpack/dlpack.h).
 
