@@ -347,3 +347,63 @@ def test_optional_extras_stay_unimported():
     assert proc.returncode == 0, proc.stderr
     assert "loaded: []" in proc.stdout
     assert "after app: True" in proc.stdout
+
+
+@pytest.mark.smoke
+def test_import_needs_only_the_declared_dependencies(backend, tmp_path):
+    """Every module ``import ortnative`` (and a run on the backend) loads is the standard
+    library's, ortnative's, or a distribution reachable from ortnative's required
+    dependencies: a stray runtime import of a package that merely happens to be installed
+    here (``typing_extensions`` once, only the wheel check's clean venv caught it) fails.
+    (``ortnative.models`` needs ``onnx``, a test extra: the model is made out here.)"""
+    from ortnative import models
+
+    path = tmp_path / "add_one.onnx"
+    path.write_bytes(models.add_one((1, 4)))
+    proc = _python(
+        f"""
+        import sys
+        before = set(sys.modules)  # what site's .pth files imported is not ours
+        import re
+        from importlib import metadata
+        import numpy as np
+        import ortnative
+        s = ortnative.Session({str(path)!r}, backend="{backend}")
+        s.run({{"x": np.ones((1, 4), np.float32)}})
+
+        def requirements(dist):
+            out = []
+            for req in metadata.requires(dist) or []:
+                if "extra ==" in req:
+                    continue
+                out.append(re.split(r"[ ;<>=!~\\[(]", req, maxsplit=1)[0])
+            return out
+
+        norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+        allowed, todo = set(), ["ortnative"]
+        while todo:
+            d = norm(todo.pop())
+            if d in allowed:
+                continue
+            allowed.add(d)
+            try:
+                todo += requirements(d)
+            except metadata.PackageNotFoundError:
+                pass
+        owners = metadata.packages_distributions()
+        stray = set()
+        optional = {{"ml_dtypes"}}  # used for bfloat16 when installed, documented
+        for name in set(sys.modules) - before:
+            top = name.partition(".")[0]
+            if top in optional:
+                continue
+            if top in sys.stdlib_module_names or top.startswith("_") or top == "ortnative":
+                continue
+            dists = {{norm(d) for d in owners.get(top, [])}}
+            if dists and not dists & allowed:
+                stray.add(f"{{top}} ({{', '.join(sorted(dists))}})")
+        print("stray:", sorted(stray))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "stray: []" in proc.stdout, proc.stdout

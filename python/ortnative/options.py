@@ -27,13 +27,15 @@ import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
-from typing_extensions import Self
 
 from ._messages import repr_list
 from .errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ModelConfig", "PreprocessOptions", "RunOptions", "SessionOptions"]
 
