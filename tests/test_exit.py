@@ -50,7 +50,7 @@ EXPECT: dict[str, list[str]] = {
     "daemon_session_run": [r"main thread done"],
     "daemon_scheduler_run": [r"main thread done"],
     "asyncio_pending": [r"first done True", r"loop closed"],
-    "sys_exit_callback": [r"results 200 not done 0"],
+    "sys_exit_callback": [r"results 200 not done 0", r"sys.exit\(\) on a scheduler thread [1-9]"],
     "signal_close": [r"closed by the handler True", r"ended (\d+) of \1: result \1$"],
     "atexit_close": [r"ended 300 of 300: result 300$"],
     "weakref_close": [
