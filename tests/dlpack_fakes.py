@@ -4,7 +4,10 @@ layouts. ortnative must refuse device tensors a session cannot take before it re
 byte of them, so a fake address is enough for those; host-memory fakes point at a NumPy
 array they keep alive.
 
-The class is named ``Tensor`` so that messages read as they do for torch.Tensor.
+The class is named ``Tensor`` so that messages read as they do for torch.Tensor. The
+DLPack structs are written out here from the DLPack header, not imported from
+``ortnative._dlpack``: a layout mistake there must not be repeated by the fakes that test
+it.
 """
 
 from __future__ import annotations

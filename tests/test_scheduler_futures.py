@@ -140,6 +140,43 @@ def test_as_completed(sched):
     assert set(seen) == set(futs)
 
 
+def test_wait_and_as_completed_time_out_on_a_queued_request(sched):
+    big = np.ones((512, 1024), np.float32)
+    futs = [sched.submit("slow", {"x": big}) for _ in range(4)]
+    last = futs[-1]  # three runs of the slow model ahead of it
+    done, not_done = concurrent.futures.wait([last], timeout=0.01)
+    assert not done
+    assert not_done == {last}
+    with pytest.raises(concurrent.futures.TimeoutError):
+        list(concurrent.futures.as_completed([last], timeout=0.01))
+    assert concurrent.futures.wait(futs, timeout=60).done == set(futs)
+    assert all(f.result()["y"].shape == (512, 10) for f in futs)
+
+
+def test_one_waiter_over_scheduler_and_plain_futures(backend):
+    # A waiter over a scheduler's future and an executor's: whichever ends first wakes
+    # it, and one that ends later still reaches the next waiter.
+    from test_scheduler import held
+
+    with ortn.Scheduler(threads=1, backend=backend) as s:
+        s.add_model("m", models.add_one(("N", 4)))
+        with held(s, "m", {"x": X}):
+            queued = s.submit("m", {"x": X})  # the only worker is held: it waits
+            plain: concurrent.futures.Future[str] = concurrent.futures.Future()
+            threading.Timer(0.05, plain.set_result, args=("plain",)).start()
+            done, not_done = concurrent.futures.wait(
+                [queued, plain], timeout=60, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            assert done == {plain}
+            assert not_done == {queued}
+            it = concurrent.futures.as_completed([queued, plain], timeout=0.2)
+            assert next(it) is plain
+            with pytest.raises(concurrent.futures.TimeoutError):
+                next(it)
+        assert list(concurrent.futures.as_completed([queued], timeout=60)) == [queued]
+        np.testing.assert_array_equal(queued.result()["y"], 1)
+
+
 def test_cancel_queued(sched):
     big = np.ones((512, 1024), np.float32)
     running = sched.submit("slow", {"x": big})
