@@ -65,7 +65,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import ortnative as ortn
@@ -416,11 +416,12 @@ def waited(fut: Any) -> Any:
 
 
 def gil_handoff_us(rounds: int = 5, n: int = 5000) -> float:
-    """What one hand-off between two Python threads costs here, in microseconds: two
-    threads pass a token back and forth (threading.Event), so each pass wakes a blocked
-    thread, which then takes the GIL: what a thread client pays at least twice per request
-    (it waits for its result without the GIL, then takes it back; the next client takes it
-    meanwhile). Median of ROUNDS runs of N round trips (two hand-offs each)."""
+    """What one hand-off between two Python threads takes here, in microseconds, when
+    nothing else runs: two threads pass a token back and forth (threading.Event), so each
+    pass wakes a blocked thread, which then takes the GIL. A lone thread client pays this
+    latency about twice per request when its request runs on another thread (the worker
+    is woken, then the client). Median of ROUNDS runs of N round trips (two hand-offs
+    each)."""
 
     def ponger(a: threading.Event, b: threading.Event) -> None:
         for _ in range(n):
@@ -441,6 +442,103 @@ def gil_handoff_us(rounds: int = 5, n: int = 5000) -> float:
         results.append((time.perf_counter() - t0) / n / 2 * 1e6)
         t.join()
     return float(statistics.median(results))
+
+
+def gil_handoff_rate(pairs: int = 32, seconds: float = 1.0, rounds: int = 3) -> float:
+    """How many hand-offs per second the machine completes when many overlap: PAIRS pairs
+    of Python threads, each pair passing one token back and forth through two
+    queue.SimpleQueue (C code). A thread puts the token in its partner's queue and
+    blocks on its own, which is empty, so every step is a thread woken from a blocking
+    wait without the GIL that then takes the GIL back, as a thread client is when its
+    result arrives. Here the waker is a Python thread and makes the wake-up call holding
+    the GIL; the scheduler's workers wake clients without it, so thread clients of the
+    scheduler can exceed this rate: it is the reference a pure-Python server (threads
+    handing results to threads) would meet. Median of ROUNDS runs of SECONDS each."""
+    import queue
+
+    def step(mine: queue.SimpleQueue[bool], other: queue.SimpleQueue[bool], n: list[int]) -> None:
+        while mine.get():
+            n[0] += 1
+            other.put(True)
+
+    results = []
+    for _ in range(rounds):
+        qs: list[queue.SimpleQueue[bool]] = [queue.SimpleQueue() for _ in range(2 * pairs)]
+        counts = [[0] for _ in qs]
+        ts = [
+            threading.Thread(target=step, args=(qs[i], qs[i ^ 1], counts[i]))
+            for i in range(2 * pairs)
+        ]
+        for t in ts:
+            t.start()
+        for k in range(pairs):
+            qs[2 * k].put(True)
+        time.sleep(seconds / 4)  # every thread running
+        c0, t0 = sum(n[0] for n in counts), time.perf_counter()
+        time.sleep(seconds)
+        c1, t1 = sum(n[0] for n in counts), time.perf_counter()
+        for q in qs:  # a False ends each thread, whether its pair's token is in flight
+            q.put(False)
+        for t in ts:
+            t.join()
+        results.append((c1 - c0) / (t1 - t0))
+    return float(statistics.median(results))
+
+
+def python_cost_us(case: str = "MLP", n: int = 20_000, rounds: int = 3) -> dict[str, float]:
+    """The Python each futures client style runs per request with the GIL held, in
+    microseconds, measured on one thread with every outcome already there (nothing
+    waits): submit() plus the style's call. The GIL runs one thread at a time, so no
+    number of client threads completes more than 1e6 / cost requests per second in that
+    style, whatever serves them. (Not for run(): its model runs inline on an idle
+    scheduler, so its Python part can't be timed alone.) Median of ROUNDS."""
+    cfg = CONFIG[case]
+    in_name, shape = cfg["input"]
+    feeds = {in_name: np.zeros(shape, np.float32)}
+    sched = ortn.Scheduler(backend="native")
+    sched.add_model("m", cfg["build"](), max_queue_size=n, **cfg["scheduler"], **cfg["batching"])
+
+    styles: dict[str, Callable[[], float]] = {}
+
+    def submit_only() -> float:
+        t0 = time.perf_counter()
+        futs = [sched.submit("m", feeds) for _ in range(n)]
+        took = time.perf_counter() - t0
+        concurrent.futures.wait(futs)
+        return took / n
+
+    def per_future(call: Callable[[Any], Any]) -> Callable[[], float]:
+        def timed() -> float:
+            futs = [sched.submit("m", feeds) for _ in range(n)]
+            for f in futs:
+                cast(Any, f)._native.wait(-1.0)  # done natively, Python state not settled
+            t0 = time.perf_counter()
+            for f in futs:
+                call(f)
+            return (time.perf_counter() - t0) / n
+
+        return timed
+
+    def in_fours() -> float:
+        futs = [sched.submit("m", feeds) for _ in range(n)]
+        for f in futs:
+            cast(Any, f)._native.wait(-1.0)
+        t0 = time.perf_counter()
+        for i in range(0, n, 4):
+            for f in concurrent.futures.as_completed(futs[i : i + 4]):
+                f.result()
+        return (time.perf_counter() - t0) / n
+
+    styles["submit"] = submit_only
+    styles[FUTURES] = per_future(lambda f: f.result())
+    styles[WAIT] = per_future(waited)
+    styles[AS_COMPLETED] = in_fours
+    try:
+        med = {k: statistics.median(fn() for _ in range(rounds)) for k, fn in styles.items()}
+    finally:
+        sched.close()
+    base = med.pop("submit")
+    return {k: (base + v) * 1e6 for k, v in med.items()}
 
 
 def ceiling(case: str, scale: float) -> Row:
@@ -587,17 +685,31 @@ def summarize(rows: list[Row]) -> list[str]:
     return notes
 
 
-def ceiling_notes(rows: list[Row], handoff_us: float) -> list[str]:
-    """How close each thread-client style comes to what GIL hand-offs allow."""
-    limit = 1e6 / (2 * handoff_us)
+def ceiling_notes(
+    rows: list[Row], handoff_us: float, handoff_rate: float, py_cost: dict[str, float]
+) -> list[str]:
+    """How close each thread-client style comes to what the GIL allows."""
+    costs = "; ".join(f"{k}: {v:.1f} us" for k, v in py_cost.items())
     notes = [
         (
-            f"GIL hand-off between two Python threads (a blocked thread woken, taking the "
-            f"GIL): {handoff_us:.1f} us here (gil_handoff_us()). A thread client's request "
-            "needs at least two (it waits without the GIL, then takes it back), so Python "
-            f"thread clients are bounded near {limit:,.0f} requests/s on this machine "
-            "whatever serves them (more when hand-offs overlap on both cores)."
-        )
+            f"GIL hand-offs: one between two otherwise idle Python threads takes "
+            f"{handoff_us:.1f} us here (gil_handoff_us(): a blocked thread woken, taking "
+            f"the GIL), the latency a lone client pays about twice when its request runs "
+            f"on another thread. With 32 pairs of Python threads passing a token each "
+            f"(64 threads) the machine completes {handoff_rate:,.0f} hand-offs per second "
+            "(gil_handoff_rate()): a thread client's request needs at least one, so that "
+            "is what thread clients of a server whose workers are Python threads could "
+            "reach at best; the scheduler's workers wake clients without the GIL, so its "
+            "thread clients can exceed it."
+        ),
+        (
+            "The Python each futures style runs per request with the GIL held (submit() "
+            "and the style's call, on one thread, every outcome already there; "
+            f"python_cost_us()): {costs}. The GIL runs one thread at a time, so 1e6 / that "
+            "cost bounds the style's requests/s from any number of threads: "
+            "concurrent.futures' own wait() and as_completed() machinery (waiter objects, "
+            "a Condition and an Event per call, the future's condition) is most of it."
+        ),
     ]
     by = {(r.case, r.variant): r for r in rows}
     for case in CONFIG:
@@ -610,10 +722,13 @@ def ceiling_notes(rows: list[Row], handoff_us: float) -> list[str]:
             r = by.get((many, style))
             if r and r.stats:
                 rps = r.extra["throughput_rps"]
-                ratio = (
-                    "" if style == NAIVE else f", {rps / naive.extra['throughput_rps']:.2f}x naive"
-                )
-                parts.append(f"{style}: {rps:,.0f} req/s = {rps / limit:.0%} of it{ratio}")
+                part = f"{style}: {rps:,.0f} req/s"
+                if style != NAIVE:
+                    part += f", {rps / naive.extra['throughput_rps']:.2f}x naive"
+                if style in py_cost and case == "MLP":
+                    bound = 1e6 / py_cost[style]
+                    part += f", {rps / bound:.0%} of its GIL bound ({bound:,.0f} req/s)"
+                parts.append(part)
         notes.append(f"{many}: " + "; ".join(parts) + ".")
     return notes
 
@@ -737,8 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     notes = summarize(rows)
-    handoff = gil_handoff_us()
-    notes += ceiling_notes(rows, handoff)
+    notes += ceiling_notes(rows, gil_handoff_us(), gil_handoff_rate(), python_cost_us())
     for case, cfg in CONFIG.items():
         notes.append(
             f"{case} setup: scheduler {cfg['scheduler']}, batching {cfg['batching']}; "
