@@ -405,6 +405,18 @@ CASES = [
         r"float32 \(ortnative never casts: convert with \.astype\(numpy\.float32\)\)$",
     ),
     Case(
+        "out-dtypes-two",
+        "two out= arrays of dtypes ortnative has no ONNX type for: the first is named",
+        models.two_inputs,
+        lambda s: s.run(
+            {"a": x14((2, 3)), "b": x14((2, 3))},
+            out={"sum": x14((2, 3), dtype=np.clongdouble), "prod": x14((2, 3)).astype(">f4")},
+        ),
+        ortn.InvalidTypeError,
+        r"^model '<bytes>': out array for output 'sum' has dtype complex256, expected "
+        r"float32 \(ortnative never casts: convert with \.astype\(numpy\.float32\)\)$",
+    ),
+    Case(
         "out-shape-fixed",
         "an out= array of the wrong shape (fixed output shape)",
         models.fixed_output,

@@ -308,18 +308,8 @@ void dlpack_out_array(PyObject* obj, const Session& session, Refs& refs, OutArra
   const DLPackUse use{session, "out array for output", session.outputs()[o.output].name};
   check_grad(obj, use);
   if (PyObject* view = torch_cpu_view(obj, refs)) {  // as dlpack_feed: the same memory
-    auto* arr = reinterpret_cast<PyArrayObject*>(view);
-    o.view.dtype = dtype_of(PyArray_DESCR(arr), session.outputs()[o.output].dtype);
-    if (o.view.dtype == DType::kUndefined) {
-      given_dtype = numpy_dtype_name(PyArray_DESCR(arr));
-      o.given_dtype = given_dtype;
-    }
-    o.view.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
-    o.view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
-    o.view.data = PyArray_DATA(arr);
-    o.contiguous = PyArray_IS_C_CONTIGUOUS(arr);
-    o.aligned = PyArray_ISALIGNED(arr);
-    o.writeable = PyArray_ISWRITEABLE(arr);
+    describe_out_array(reinterpret_cast<PyArrayObject*>(view), session.outputs()[o.output].dtype, o,
+                       given_dtype);
     return;
   }
   DLPackLayout layout;

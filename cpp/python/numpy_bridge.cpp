@@ -172,6 +172,20 @@ std::string numpy_dtype_name(PyArray_Descr* descr) {
   return out;
 }
 
+void describe_out_array(PyArrayObject* arr, DType declared, OutArray& o, std::string& dtype_text) {
+  o.view.dtype = dtype_of(PyArray_DESCR(arr), declared);
+  if (o.view.dtype == DType::kUndefined) {
+    dtype_text = numpy_dtype_name(PyArray_DESCR(arr));
+    o.given_dtype = dtype_text;
+  }
+  o.view.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
+  o.view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
+  o.view.data = PyArray_DATA(arr);
+  o.contiguous = PyArray_IS_C_CONTIGUOUS(arr);
+  o.aligned = PyArray_ISALIGNED(arr);
+  o.writeable = PyArray_ISWRITEABLE(arr);
+}
+
 PyArray_Descr* descr_for(DType dtype) {
   int t = NPY_NOTYPE;
   switch (dtype) {

@@ -22,6 +22,7 @@
 
 #include "gil.hpp"
 #include "ortnative/dtype.hpp"
+#include "ortnative/session.hpp"
 #include "ortnative/value.hpp"
 
 namespace ortnative::py_bridge {
@@ -38,6 +39,11 @@ DType dtype_of(PyArray_Descr* descr, DType want) noexcept;
 
 // NumPy's name for a dtype, as str(dtype) gives it (for messages).
 std::string numpy_dtype_name(PyArray_Descr* descr);
+
+// An out= array as the core's OutArray takes it: its dtype (against the output's
+// DECLARED one), shape, memory and layout flags. A dtype the core has none for is named
+// in DTYPE_TEXT, which O then points at (so it must outlive O's use).
+void describe_out_array(PyArrayObject* arr, DType declared, OutArray& o, std::string& dtype_text);
 
 // A new reference to the NumPy dtype for a core dtype (object for strings).
 PyArray_Descr* descr_for(DType dtype);

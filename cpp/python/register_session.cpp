@@ -337,7 +337,9 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out,
   const auto n_arrays = static_cast<std::size_t>(out_dict ? PyDict_GET_SIZE(out_dict) : 0);
   SmallArray<OutArray, 4> given(n_arrays);
   SmallArray<PyObject*, 4> given_obj(n_arrays, nullptr);  // borrowed; kept alive by REFS
-  std::string dtype_text;  // NumPy's name of a dtype the core has none for
+  // NumPy's name of a dtype the core has none for, one per array (each OutArray's
+  // given_dtype views its own: one shared string named the last array's dtype for all).
+  SmallArray<std::string, 4> dtype_text(n_arrays);
   if (out_dict != nullptr) {
     PyObject *key, *value;
     Py_ssize_t pos = 0;
@@ -348,22 +350,12 @@ py::object PySession::run(py::handle feeds, py::handle outputs, py::handle out,
         if (!offers_dlpack(value)) {
           raise_py("out_not_array", label(), s_->outputs()[o.output].name, type_name(value));
         }
-        dlpack_out_array(value, *s_, refs, o, dtype_text);  // torch, ...: written in place
+        dlpack_out_array(value, *s_, refs, o, dtype_text[j]);  // torch, ...: written in place
         given_obj[j] = value;
         continue;
       }
-      auto* arr = reinterpret_cast<PyArrayObject*>(value);
-      o.view.dtype = dtype_of(PyArray_DESCR(arr), s_->outputs()[o.output].dtype);
-      if (o.view.dtype == DType::kUndefined) {
-        dtype_text = numpy_dtype_name(PyArray_DESCR(arr));
-        o.given_dtype = dtype_text;
-      }
-      o.view.rank = static_cast<std::size_t>(PyArray_NDIM(arr));
-      o.view.shape = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
-      o.view.data = PyArray_DATA(arr);
-      o.contiguous = PyArray_IS_C_CONTIGUOUS(arr);
-      o.aligned = PyArray_ISALIGNED(arr);
-      o.writeable = PyArray_ISWRITEABLE(arr);
+      describe_out_array(reinterpret_cast<PyArrayObject*>(value), s_->outputs()[o.output].dtype, o,
+                         dtype_text[j]);
       refs.keep(value);
       given_obj[j] = value;
     }
@@ -437,8 +429,7 @@ namespace {
 // capsule holding the PySession and, as its context, a reference to the Python object
 // that owns it. The Python Session installs it as the instance's `run`, so a call
 // goes straight here. Signature: run(feeds, outputs=None, *, out=None, run_options=None).
-PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                       PyObject* kwnames) {
+PyObject* run_fastcall(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   constexpr int kSlots = 4;
   PyObject* slots[kSlots] = {nullptr, Py_None, Py_None, Py_None};  // feeds, outputs, out, ro
   static const char* const kNames[kSlots] = {"feeds", "outputs", "out", "run_options"};
