@@ -374,27 +374,33 @@ def test_request_timeout(serve_server):
     import tritonclient.http as th
     from tritonclient.utils import InferenceServerException
 
-    def slow(k: int, **kw: Any) -> np.ndarray:
+    def request(k: int) -> tuple[Any, list[Any]]:
         client = th.InferenceServerClient(serve_server.url, network_timeout=120)
-        try:
-            x = np.zeros((1, k, k), np.float32)
-            inp = th.InferInput("x", [1, k, k], "FP32").set_data_from_numpy(x)
-            return client.infer("slow", [inp], **kw).as_numpy("y")
-        finally:
-            client.close()
+        x = np.zeros((1, k, k), np.float32)
+        return client, [th.InferInput("x", [1, k, k], "FP32").set_data_from_numpy(x)]
 
     key = _failure_key("slow", "TIMEOUT", 504)
     before = metrics(serve_server)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        first = pool.submit(slow, 512)  # about 0.2 s of work
-        # once it runs, the next request queues behind it (one replica)
-        deadline = time.monotonic() + 60
-        while metrics(serve_server)['nv_inference_running_request_count{model="slow"}'] < 1:
-            assert time.monotonic() < deadline, "the first request never ran"
-            time.sleep(0.002)
-        with pytest.raises(InferenceServerException) as err:
-            slow(64, timeout=1000)
-        assert first.result().shape == (1, 512, 512)
+    # K=700: about 0.5 s of work in a body under the 2 MB limit; the late request's client
+    # and input are made beforehand. Both so that it arrives while the first runs even
+    # where the client's Python is slow (under ASan, 0.2 s and a client made after the
+    # first started were not enough: the first had ended by then).
+    first_client, first_inputs = request(700)
+    late_client, late_inputs = request(64)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            first = pool.submit(first_client.infer, "slow", first_inputs)
+            # once it runs, the next request queues behind it (one replica)
+            deadline = time.monotonic() + 60
+            while metrics(serve_server)['nv_inference_running_request_count{model="slow"}'] < 1:
+                assert time.monotonic() < deadline, "the first request never ran"
+                time.sleep(0.002)
+            with pytest.raises(InferenceServerException) as err:
+                late_client.infer("slow", late_inputs, timeout=1000)
+            assert first.result().as_numpy("y").shape == (1, 700, 700)
+    finally:
+        first_client.close()
+        late_client.close()
     assert err.value.status() == "504"
     assert "RequestTimeoutError" in err.value.message()
     assert metrics(serve_server)[key] == before.get(key, 0) + 1
