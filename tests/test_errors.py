@@ -387,6 +387,15 @@ CASES = [
         r"requested outputs$",
     ),
     Case(
+        "out-not-array-not-requested",
+        "an out= value that is not an array, for an output not requested: the type first",
+        models.two_inputs,
+        lambda s: s.run({"a": x14((2, 3)), "b": x14((2, 3))}, ["sum"], out={"prod": None}),
+        ortn.InvalidTypeError,
+        r"^model '<bytes>': out array for output 'prod' must be a numpy array or a DLPack "
+        r"tensor \(torch\.Tensor, \.\.\.\), got NoneType$",
+    ),
+    Case(
         "out-not-array",
         "an out= value that is not an array",
         models.add_one,

@@ -383,6 +383,13 @@ CASES = [
         r"^out has dtype float32, expected uint8 \(the preprocessor's dtype\)$",
     ),
     Case(
+        "out-dtype-and-rank",
+        "a float32 out of rank 3 for uint8 output: the dtype first",
+        lambda b: run(b, IMG, out_of((0, 0, 0)), dtype="uint8"),
+        TYPE,
+        r"^out has dtype float32, expected uint8 \(the preprocessor's dtype\)$",
+    ),
+    Case(
         "out-shape",
         "one column too many",
         lambda b: run(b, IMG, out_of((1, 3, 224, 225))),

@@ -129,7 +129,8 @@ py::object PyPreprocessor::run(py::handle images, py::handle out) const {
     auto* arr = reinterpret_cast<PyArrayObject*>(op);
     PyArray_Descr* descr = PyArray_DESCR(arr);
     const DType dt = dtype_of(descr, DType::kUndefined);
-    if (dt == DType::kUndefined) pre_.fail_output_dtype(numpy_dtype_name(descr));
+    // The dtype before the shape, as the core's check_output orders them.
+    if (dt != pre_.options().dtype) pre_.fail_output_dtype(numpy_dtype_name(descr));
     const int nd = PyArray_NDIM(arr);
     const auto* dims = reinterpret_cast<const int64_t*>(PyArray_DIMS(arr));
     // Not expressible as a PreprocessOutput: the core's message for a wrong shape.

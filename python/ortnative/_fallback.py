@@ -750,10 +750,13 @@ class PythonSession:
         return names
 
     def _out_targets(self, out: Any, names: list[str]) -> dict[str, Any]:
-        """{output name: a NumPy array, or a _dlpack.Read of a DLPack target}."""
+        """{output name: a NumPy array, or a _dlpack.Read of a DLPack target}. In the
+        native backend's order: every entry converted first (the bindings: its name,
+        then whether it is an array or a DLPack tensor at all), then each checked against
+        the call (the core's plan_outputs: requested, dtype, layout)."""
         if type(out) is not dict:
             raise msg.out_not_dict(self._label, type(out).__name__)
-        targets: dict[str, Any] = {}
+        given: list[tuple[str, Any, Any]] = []
         for name, arr in out.items():
             if type(name) is not str:
                 raise msg.name_not_str(self._label, "output", type(name).__name__)
@@ -762,25 +765,34 @@ class PythonSession:
                 raise self._fail(
                     InvalidInputError, msg.unknown_name("output", name, self._out_names)
                 )
-            if name not in names:
-                raise self._fail(InvalidInputError, msg.out_not_requested(name))
-            if not isinstance(arr, np.ndarray) and _dlpack.offers_dlpack(arr):
+            if isinstance(arr, np.ndarray):
+                given.append((name, spec, arr))
+            elif _dlpack.offers_dlpack(arr):
                 role = "out array for output"
                 r = _dlpack.read(arr, self._label, role, name, self._dlpack_stream)
-                if r.name is None:
+                r.source = arr  # what run returns: the caller's own object
+                given.append((name, spec, r))
+            else:
+                raise msg.out_not_array(self._label, name, type(arr).__name__)
+        targets: dict[str, Any] = {}
+        for name, spec, arr in given:
+            if name not in names:
+                raise self._fail(InvalidInputError, msg.out_not_requested(name))
+            if not isinstance(arr, np.ndarray):  # a DLPack target
+                if arr.name is None:
                     raise self._fail(
-                        InvalidTypeError, msg.dtype_mismatch(role, name, spec.dtype_name, r.given)
+                        InvalidTypeError,
+                        msg.dtype_mismatch(
+                            "out array for output", name, spec.dtype_name, arr.given
+                        ),
                     )
-                if not (r.contiguous and r.writeable and r.aligned):
+                if not (arr.contiguous and arr.writeable and arr.aligned):
                     raise self._fail(
                         InvalidInputError,
-                        msg.out_layout(name, r.contiguous, r.aligned, r.writeable),
+                        msg.out_layout(name, arr.contiguous, arr.aligned, arr.writeable),
                     )
-                r.source = arr  # what run returns: the caller's own object
-                targets[name] = r
+                targets[name] = arr
                 continue
-            if not isinstance(arr, np.ndarray):
-                raise msg.out_not_array(self._label, name, type(arr).__name__)
             if _given_dtype(arr, spec.dtype_name) is None:
                 raise self._fail(
                     InvalidTypeError,
