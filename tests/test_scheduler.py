@@ -327,6 +327,32 @@ def test_cancel_running_request_stops_its_batch(backend):
     assert st["queued"] == 0
 
 
+def test_request_run_again_after_another_cancel_succeeds(backend):
+    """A request of a stopped batch runs again alone; when the cancel of yet another
+    request of that batch stops its run too, it runs again, and ends with its result,
+    not with the stopped run's error (the soak found it ending RunTerminatedError)."""
+    model = models.loop(batch="N")
+    direct = ortn.Session(model, backend=backend)
+    long = 500_000  # about half a second a run here
+    with ortn.Scheduler(threads=2, backend=backend) as sched:
+        sched.add_model("loop", model, max_batch_size=4, max_queue_delay_ms=100)
+        d = sched.submit("loop", _loop_feeds(0.5, FOREVER))  # holds the one replica
+        _wait_for(lambda: sched.stats("loop")["running"] == 1)
+        a = sched.submit("loop", _loop_feeds(0.1, FOREVER))
+        b = sched.submit("loop", _loop_feeds(0.2, long))
+        c = sched.submit("loop", _loop_feeds(0.3, FOREVER))
+        assert d.cancel() is True
+        _wait_for(lambda: sched.stats("loop")["running"] == 3)  # a, b, c: one batch
+        assert a.cancel() is True  # the batch stops; b runs again alone, then c
+        time.sleep(0.1)  # b's run alone is under way
+        assert c.cancel() is True  # stops b's run too: b runs again
+        np.testing.assert_array_equal(b.result(60)["y"], direct.run(_loop_feeds(0.2, long))["y"])
+        assert c.cancelled()
+        _wait_for(lambda: sched.stats("loop")["running"] == 0)
+        st = sched.stats("loop")
+    assert (st["cancelled"], st["completed"], st["failed"]) == (3, 1, 0)
+
+
 def test_cancel_running_request_of_asyncio_task(backend):
     model = models.loop(batch="N")
 

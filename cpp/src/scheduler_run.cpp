@@ -150,6 +150,7 @@ Ending run_alone(const Model& m, std::unique_ptr<Pending> p, RunOptions& run_opt
     // Reset first, then look: a cancel() after the look stops this very run.
     run_options.unset_terminate();
     if (p->cancelled.load(std::memory_order_seq_cst)) break;
+    e.response.error = nullptr;  // a run stopped by another's cancel is not this one's end
     try {
       const std::size_t n_out = m.all_outputs.size();
       SmallArray<Value, 4> results(n_out);
