@@ -3,6 +3,7 @@
 // fails because of a buffer. Loading is session_load.cpp.
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "ortnative/small_array.hpp"
@@ -628,6 +629,10 @@ std::vector<Value> Session::run(const std::vector<std::pair<std::string, TensorV
 struct RunOptions::State {
   OrtRunOptions* options = nullptr;
   std::atomic<bool> terminated{false};
+  // terminate() and unset_terminate() each set two flags, ORT's and ours: one at a time,
+  // or a terminate() racing an unset_terminate() could leave ORT's set and ours clear,
+  // and the run ORT then stops would fail as a plain OrtError, not RunTerminatedError.
+  std::mutex flip;
   ~State() {
     if (options != nullptr) loaded_api().ReleaseRunOptions(options);
   }
@@ -666,6 +671,7 @@ void RunOptions::add_config_entry(const std::string& key, const std::string& val
 }
 
 void RunOptions::terminate() noexcept {
+  std::lock_guard<std::mutex> g(state_->flip);
   // The flag first: a run that fails because of ORT's flag then finds ours set.
   state_->terminated.store(true, std::memory_order_release);
   if (OrtStatus* st = loaded_api().RunOptionsSetTerminate(state_->options)) {
@@ -674,6 +680,7 @@ void RunOptions::terminate() noexcept {
 }
 
 void RunOptions::unset_terminate() noexcept {
+  std::lock_guard<std::mutex> g(state_->flip);
   if (OrtStatus* st = loaded_api().RunOptionsUnsetTerminate(state_->options)) {
     loaded_api().ReleaseStatus(st);
   }
